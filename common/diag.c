@@ -1,0 +1,33 @@
+/*
+ * diag: a bounded list of FILE:LINE diagnostics (see diag.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "banned.h"
+
+void diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
+{
+	if (d->count < DIAG_MAX) {
+		char text[DIAG_MSG_MAX];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		if (line)
+			snprintf(d->msg[d->count], DIAG_MSG_MAX, "%s:%u: %s", file, line, text);
+		else
+			snprintf(d->msg[d->count], DIAG_MSG_MAX, "%s: %s", file, text);
+	}
+	d->count++;
+}
+
+void diag_print(const struct diag *d, FILE *f)
+{
+	unsigned kept = d->count < DIAG_MAX ? d->count : DIAG_MAX;
+	for (unsigned i = 0; i < kept; i++)
+		fprintf(f, "%s\n", d->msg[i]);
+	if (d->count > kept)
+		fprintf(f, "... and %u more problems\n", d->count - kept);
+}

@@ -1,0 +1,67 @@
+/*
+ * addr: IP addresses as one 16-byte type for both families.
+ *
+ * An IPv4 address is held IPv4-mapped (::ffff:a.b.c.d, RFC 4291 2.5.5.2), so
+ * every table, prefix and hash works on one 128-bit key. Mapped addresses are
+ * not valid on the wire, so no real IPv6 source collides with an IPv4 one in
+ * practice; an IPv6 packet that carries one is treated as its IPv4 address.
+ */
+#ifndef EW_ADDR_H
+#define EW_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+	uint8_t b[16];
+} ew_addr;
+
+/* Longest text form: an IPv6 address with an embedded IPv4 one, plus NUL. */
+#define ADDR_STRLEN 46
+
+static inline bool addr_is_v4(const ew_addr *a)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	return memcmp(a->b, mapped, 12) == 0;
+}
+
+static inline void addr_from_v4(ew_addr *a, const uint8_t v4[4])
+{
+	memset(a->b, 0, 10);
+	a->b[10] = 0xff;
+	a->b[11] = 0xff;
+	memcpy(a->b + 12, v4, 4);
+}
+
+static inline void addr_from_v6(ew_addr *a, const uint8_t v6[16])
+{
+	memcpy(a->b, v6, 16);
+}
+
+static inline bool addr_eq(const ew_addr *x, const ew_addr *y)
+{
+	return memcmp(x->b, y->b, 16) == 0;
+}
+
+/* Parses a dotted IPv4 or an IPv6 address. Returns 0, or -1 if s is not one. */
+int addr_parse(const char *s, ew_addr *out);
+
+/*
+ * Parses "ADDR" or "ADDR/LEN". *plen is the prefix length in the 128-bit
+ * space (an IPv4 /24 gives 120); a bare address is a host prefix. Host bits
+ * past the prefix are cleared. Returns 0, or -1 on a malformed string.
+ */
+int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen);
+
+/*
+ * Writes the text form into buf (n >= ADDR_STRLEN): dotted quad for IPv4,
+ * RFC 5952 for IPv6 (as Wireshark prints it). Returns buf.
+ */
+char *addr_format(const ew_addr *a, char *buf, size_t n);
+
+/* Clears the bits of a past plen (128-bit space). */
+void addr_mask(ew_addr *a, unsigned plen);
+
+#endif
