@@ -39,7 +39,7 @@ SENSOR_SRC    := $(filter-out sensor/main.c,$(wildcard sensor/*.c))
 COLLECTOR_SRC := $(filter-out collector/main.c,$(wildcard collector/*.c))
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
-TOOL_SRC      := $(wildcard tests/gen/*.c tests/bench/*.c)
+TOOL_SRC      := $(wildcard tests/gen/*.c tests/bench/*.c tests/pcap/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
