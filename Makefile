@@ -11,7 +11,7 @@
 # common/*.c -> libcommon.a, sensor/*.c (but main.c) -> libsensor.a,
 # collector/*.c (but main.c) -> libcollector.a, tests/unit/test_*.c -> one
 # runner each, tests/fuzz/fuzz_*.c -> a replay driver each (libFuzzer in
-# `make fuzz`), tests/gen/*.c and tests/bench/*.c -> one tool each.
+# `make fuzz`), tests/{gen,bench,pcap,integration}/*.c -> one tool each.
 
 CC      ?= cc
 PKGS    := libpcap libevent hiredis jansson inih
@@ -39,7 +39,7 @@ SENSOR_SRC    := $(filter-out sensor/main.c,$(wildcard sensor/*.c))
 COLLECTOR_SRC := $(filter-out collector/main.c,$(wildcard collector/*.c))
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
-TOOL_SRC      := $(wildcard tests/gen/*.c tests/bench/*.c tests/pcap/*.c)
+TOOL_SRC      := $(wildcard tests/gen/*.c tests/bench/*.c tests/pcap/*.c tests/integration/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
