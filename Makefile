@@ -53,7 +53,7 @@ REPLAYS      := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/replay_%,$(FUZZ_SRC))
 TOOLS        := $(patsubst tests/%.c,$(B)/tools/%,$(TOOL_SRC))
 ALL_LIBS     := $(LIBSENSOR) $(LIBCOLLECTOR) $(LIBCOMMON)
 
-.PHONY: all test check bench demo fuzz scenarios clean format
+.PHONY: all test check asan bench demo fuzz scenarios clean format
 all: $(SENSOR) $(COLLECTOR)
 
 $(B)/%.o: %.c
@@ -82,8 +82,16 @@ $(B)/tools/%: $(B)/tests/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LDLIBS)
 
-test check: all $(UNITS) $(REPLAYS) $(TOOLS)
+# The tests run the hostile-input suites (malformed captures, fuzz corpora)
+# against an ASan/UBSan build as well, in build-asan/.
+test check: all $(UNITS) $(REPLAYS) $(TOOLS) asan
 	tests/run.sh
+
+asan:
+ifeq ($(SANITIZE),)
+	$(MAKE) --no-print-directory B=build-asan SANITIZE=address,undefined \
+		build-asan/egress-sensor $(patsubst $(B)/%,build-asan/%,$(REPLAYS))
+endif
 
 bench: all $(TOOLS)
 	tests/bench/run.sh
@@ -103,6 +111,6 @@ format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-asan build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

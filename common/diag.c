@@ -10,15 +10,15 @@
 void diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
 {
 	if (d->count < DIAG_MAX) {
-		char text[DIAG_MSG_MAX];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(text, sizeof(text), fmt, ap);
-		va_end(ap);
-		if (line)
-			snprintf(d->msg[d->count], DIAG_MSG_MAX, "%s:%u: %s", file, line, text);
-		else
-			snprintf(d->msg[d->count], DIAG_MSG_MAX, "%s: %s", file, text);
+		char *m = d->msg[d->count];
+		int n = line ? snprintf(m, DIAG_MSG_MAX, "%s:%u: ", file, line)
+			     : snprintf(m, DIAG_MSG_MAX, "%s: ", file);
+		if (n >= 0 && n < DIAG_MSG_MAX) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(m + n, DIAG_MSG_MAX - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
 	}
 	d->count++;
 }

@@ -29,7 +29,9 @@ run() {
 	fi
 }
 for t in build/unit/*; do [ -x "$t" ] && run "$t" "$t"; done
-for t in build/fuzz/replay_*; do
+# Corpora replay under ASan/UBSan when that build exists.
+fz=build/fuzz; [ -d build-asan/fuzz ] && fz=build-asan/fuzz
+for t in $fz/replay_*; do
 	[ -x "$t" ] || continue
 	c=tests/fuzz/corpus/${t##*/replay_}
 	run "$t" "$t" "$c"

@@ -1,0 +1,77 @@
+/*
+ * pipeline: decode -> direction -> identity -> aggregate -> interval reports.
+ *
+ * Pure code on the per-packet path (no I/O, no allocation): the caller feeds
+ * captured frames; when a frame's capture-clock time passes the end of the
+ * current flush interval, the interval is handed to the flush callback as a
+ * struct report (identities, start/end, stats) and the tables start afresh.
+ * Time comes only from packet timestamps (and pipeline_advance() for idle
+ * live links), so a capture file replays exactly as it happened.
+ */
+#ifndef EW_PIPELINE_H
+#define EW_PIPELINE_H
+
+#include <stdint.h>
+
+#include "agg.h"
+#include "decode.h"
+#include "hash.h"
+#include "identity_map.h"
+#include "prefix_table.h"
+#include "report.h"
+
+struct pipeline_stats {
+	uint64_t packets_seen;
+	uint64_t undecoded[DECODE_NREASONS]; /* [DECODE_OK] unused */
+	uint64_t packets_undecoded;          /* sum of the reasons */
+	uint64_t intervals;                  /* reports flushed */
+	uint64_t late_packets;               /* timestamps before the current interval */
+	double first_ts, last_ts;            /* capture clock of the first and last frame */
+};
+
+/*
+ * Called at the end of each interval with its report (identities filled,
+ * start/end set, stats set; sensor and seq left for the reporter). The
+ * report is borrowed for the call only.
+ */
+typedef void (*pipeline_flush_fn)(void *ctx, struct report *r);
+
+struct pipeline_params {
+	struct decode_opts decode;
+	struct agg_limits limits;
+	double flush_interval;          /* seconds; 0: one interval, flushed by pipeline_finish */
+};
+
+struct pipeline;
+
+/*
+ * Takes ownership of internal and idmap (idmap may be NULL: identities are
+ * addresses), also on failure. NULL on allocation failure.
+ */
+struct pipeline *pipeline_new(const struct pipeline_params *p, struct prefix_table *internal,
+			      struct identity_map *idmap, const struct hash_key *key,
+			      pipeline_flush_fn flush, void *ctx);
+void pipeline_free(struct pipeline *pl);
+
+/* Accounts one frame of link type dlt captured at ts (seconds). */
+void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *frame,
+		     uint32_t caplen, uint32_t len);
+
+/* Flushes every interval that ended before now (capture clock), for idle links. */
+void pipeline_advance(struct pipeline *pl, double now);
+
+/* Flushes the interval in progress (end of capture). */
+void pipeline_finish(struct pipeline *pl);
+
+/* Swaps in a new identity map at the next interval boundary; takes ownership. */
+void pipeline_set_identity_map(struct pipeline *pl, struct identity_map *m);
+
+/* Kernel drop counters from pcap_stats, carried into the next report. */
+void pipeline_set_drops(struct pipeline *pl, uint64_t kernel, uint64_t iface);
+
+const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
+
+/* The aggregation of the interval in progress (totals, memory). Borrowed. */
+const struct agg *pipeline_agg(const struct pipeline *pl);
+
+#endif

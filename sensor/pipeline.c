@@ -1,0 +1,194 @@
+/*
+ * pipeline: the per-packet path and the interval clock (see pipeline.h).
+ *
+ * Invariant: every frame fed in is counted exactly once, either as decoded
+ * (in one direction, and for egress/ingress/lateral in one identity or the
+ * overflow bucket) or as undecoded with its reason; so packets_seen equals
+ * the decoded packets of all directions plus packets_undecoded.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "direction.h"
+#include "pipeline.h"
+#include "banned.h"
+
+struct pipeline {
+	struct pipeline_params params;
+	struct prefix_table *internal;
+	struct identity_map *idmap, *next_idmap;
+	struct agg *agg;
+	pipeline_flush_fn flush;
+	void *ctx;
+	struct pipeline_stats stats;
+	struct pipeline_stats reported;  /* stats at the last flush, for per-report deltas */
+	uint64_t drops_kernel, drops_iface, drops_reported_kernel, drops_reported_iface;
+	double start, end;               /* current interval; start < 0: none yet */
+	uint64_t interval_packets;       /* frames in the current interval */
+};
+
+struct pipeline *pipeline_new(const struct pipeline_params *p, struct prefix_table *internal,
+			      struct identity_map *idmap, const struct hash_key *key,
+			      pipeline_flush_fn flush, void *ctx)
+{
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+	if (!pl)
+		goto out_free_inputs;
+	pl->agg = agg_new(&p->limits, key);
+	if (!pl->agg)
+		goto out_free_pl;
+	pl->params = *p;
+	pl->internal = internal;
+	pl->idmap = idmap;
+	pl->flush = flush;
+	pl->ctx = ctx;
+	pl->start = -1;
+	return pl;
+
+out_free_pl:
+	free(pl);
+out_free_inputs:
+	prefix_table_free(internal);
+	identity_map_free(idmap);
+	return NULL;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+	if (!pl)
+		return;
+	agg_free(pl->agg);
+	prefix_table_free(pl->internal);
+	identity_map_free(pl->idmap);
+	identity_map_free(pl->next_idmap);
+	free(pl);
+}
+
+static const char *name_of(void *ctx, uint32_t id)
+{
+	return identity_map_name(ctx, id);
+}
+
+/* Hands the current interval [start, end) to the callback and starts afresh. */
+static void flush_interval(struct pipeline *pl, double end)
+{
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	r.start = pl->start;
+	r.end = end;
+	if (pl->idmap)
+		agg_to_report(pl->agg, name_of, pl->idmap, &r);
+	else
+		agg_to_report(pl->agg, NULL, NULL, &r);
+	r.stats.packets_seen = pl->stats.packets_seen - pl->reported.packets_seen;
+	r.stats.packets_undecoded = pl->stats.packets_undecoded - pl->reported.packets_undecoded;
+	r.stats.drops_kernel = pl->drops_kernel - pl->drops_reported_kernel;
+	r.stats.drops_iface = pl->drops_iface - pl->drops_reported_iface;
+	pl->drops_reported_kernel = pl->drops_kernel;
+	pl->drops_reported_iface = pl->drops_iface;
+	pl->reported = pl->stats;
+	pl->stats.intervals++;
+	if (pl->flush)
+		pl->flush(pl->ctx, &r);
+	report_release(&r);
+	agg_reset(pl->agg);
+	pl->interval_packets = 0;
+	if (pl->next_idmap) {
+		identity_map_free(pl->idmap);
+		pl->idmap = pl->next_idmap;
+		pl->next_idmap = NULL;
+	}
+}
+
+/* Moves the clock to t: closes the current interval if t is past it, and
+ * covers a silent stretch with one empty report (the sensor saw nothing,
+ * which is not the same as not watching). */
+static void clock_to(struct pipeline *pl, double t)
+{
+	double iv = pl->params.flush_interval;
+	if (pl->start < 0) {
+		pl->start = iv > 0 ? floor(t / iv) * iv : t;
+		pl->end = iv > 0 ? pl->start + iv : INFINITY;
+		return;
+	}
+	if (t < pl->end)
+		return;
+	flush_interval(pl, pl->end);
+	double next = floor(t / iv) * iv;
+	if (next > pl->end) {
+		pl->start = pl->end;
+		flush_interval(pl, next);
+	}
+	pl->start = next;
+	pl->end = next + iv;
+}
+
+void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *frame,
+		     uint32_t caplen, uint32_t len)
+{
+	struct pkt_info p;
+	clock_to(pl, ts);
+	if (ts < pl->start)
+		pl->stats.late_packets++;
+	if (pl->stats.packets_seen == 0)
+		pl->stats.first_ts = ts;
+	if (ts > pl->stats.last_ts)
+		pl->stats.last_ts = ts;
+	pl->stats.packets_seen++;
+	pl->interval_packets++;
+	enum decode_result rc = decode_packet(&pl->params.decode, dlt, frame, caplen, len, &p);
+	if (rc != DECODE_OK) {
+		pl->stats.undecoded[rc]++;
+		pl->stats.packets_undecoded++;
+		return;
+	}
+	enum ew_dir dir = direction_classify(pl->internal, &p);
+	if (dir == DIR_TRANSIT) {
+		agg_add(pl->agg, NULL, dir, &p);
+		return;
+	}
+	struct agg_ident id;
+	id.addr = dir == DIR_INGRESS ? p.dst : p.src;
+	id.name_id = pl->idmap ? identity_map_lookup(pl->idmap, &id.addr) : 0;
+	agg_add(pl->agg, &id, dir, &p);
+}
+
+void pipeline_advance(struct pipeline *pl, double now)
+{
+	if (pl->start >= 0 && pl->params.flush_interval > 0)
+		clock_to(pl, now);
+}
+
+void pipeline_finish(struct pipeline *pl)
+{
+	if (pl->start < 0)
+		return;
+	double end = pl->end;
+	if (!isfinite(end))
+		end = pl->start; /* one interval: the caller sets the real span */
+	flush_interval(pl, end);
+	pl->start = -1;
+}
+
+void pipeline_set_identity_map(struct pipeline *pl, struct identity_map *m)
+{
+	identity_map_free(pl->next_idmap);
+	pl->next_idmap = m;
+}
+
+void pipeline_set_drops(struct pipeline *pl, uint64_t kernel, uint64_t iface)
+{
+	pl->drops_kernel = kernel;
+	pl->drops_iface = iface;
+}
+
+const struct pipeline_stats *pipeline_stats(const struct pipeline *pl)
+{
+	return &pl->stats;
+}
+
+const struct agg *pipeline_agg(const struct pipeline *pl)
+{
+	return pl->agg;
+}
