@@ -14,7 +14,7 @@
 # `make fuzz`), tests/{gen,bench,pcap,integration}/*.c -> one tool each.
 
 CC      ?= cc
-PKGS    := libpcap libevent hiredis jansson inih
+PKGS    := libpcap libevent hiredis jansson inih libseccomp
 B       := build
 SANITIZE ?=
 

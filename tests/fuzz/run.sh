@@ -10,7 +10,7 @@ B=build-fuzz
 CF="-O1 -g -fsanitize=fuzzer-no-link"
 make --no-print-directory B=$B CC=clang SANITIZE=address,undefined CFLAGS="$CF" \
 	$B/libsensor.a $B/libcollector.a $B/libcommon.a >/dev/null
-LIBS="$B/libsensor.a $B/libcollector.a $B/libcommon.a $(pkg-config --libs libpcap libevent hiredis jansson inih) -lm"
+LIBS="$B/libsensor.a $B/libcollector.a $B/libcommon.a $(pkg-config --libs libpcap libevent hiredis jansson inih libseccomp) -lm"
 mkdir -p $B/targets $B/findings
 P=0 F=0
 for src in tests/fuzz/fuzz_*.c; do
