@@ -53,6 +53,7 @@ REPLAYS      := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/replay_%,$(FUZZ_SRC))
 TOOLS        := $(patsubst tests/%.c,$(B)/tools/%,$(TOOL_SRC))
 ALL_LIBS     := $(LIBSENSOR) $(LIBCOLLECTOR) $(LIBCOMMON)
 
+.SECONDARY:
 .PHONY: all test check asan bench demo fuzz scenarios clean format
 all: $(SENSOR) $(COLLECTOR)
 

@@ -25,6 +25,7 @@ static const struct unit byte_units[] = {
 };
 
 static const struct unit time_units[] = {
+	{"", 1},
 	{"ms", 0.001}, {"s", 1}, {"sec", 1}, {"m", 60}, {"min", 60}, {"h", 3600},
 	{"d", 86400},  {"w", 604800},
 };

@@ -17,6 +17,19 @@
  *
  * Every read is bounds-checked against caplen; every walk (VLAN depth, MPLS
  * labels, IPv6 extension headers) has a fixed bound.
+ *
+ * Where the RFCs leave room, decode follows Wireshark, the oracle of the
+ * corpus tests (tests/pcap/t_decode_oracle.sh): a frame is counted as soon
+ * as its IP source address is present, even when the snaplen cuts the rest
+ * of the header (ip_bytes is then the header's claimed length, and dst is
+ * all zeros if the destination address is cut); an IPv6 extension-header
+ * chain longer than the walk's bound is still counted, only without ports.
+ *
+ * Link types (decode_link_supported): EN10MB (802.1Q/802.1ad/QinQ, VN-Tag,
+ * E-TAG, 802.1ah, LLC/SNAP, MPLS incl. Ethernet pseudowires, PPPoE
+ * session), LINUX_SLL, LINUX_SLL2, RAW (and LINKTYPE_RAW 101), IPV4, IPV6,
+ * NULL, LOOP, PPP, PPP_SERIAL, PPP_ETHER, PPP_WITH_DIR, C_HDLC,
+ * C_HDLC_WITH_DIR, FDDI, ATM_RFC1483, NFLOG, IPOIB.
  */
 #ifndef EW_DECODE_H
 #define EW_DECODE_H
@@ -35,7 +48,7 @@ enum decode_result {
 	DECODE_BAD_VERSION,   /* IP version nibble does not match its framing */
 	DECODE_BAD_HEADER,    /* IPv4 IHL < 5, total length < header length, ... */
 	DECODE_BAD_LENGTH,    /* IPv6 jumbo option missing/invalid, ... */
-	DECODE_TOO_DEEP,      /* VLAN/MPLS/extension-header walk hit its bound */
+	DECODE_TOO_DEEP,      /* VLAN tag / MPLS label / nested-layer bound hit */
 	DECODE_NREASONS
 };
 

@@ -10,6 +10,7 @@
 #ifndef EW_IDENTITY_MAP_H
 #define EW_IDENTITY_MAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -34,6 +35,14 @@ int identity_map_add(struct identity_map *m, const char *cidr, const char *name,
  * problems, -1 otherwise (good lines are still added).
  */
 int identity_map_load_file(struct identity_map *m, const char *path, struct diag *d);
+
+/*
+ * As identity_map_load_file, for len bytes at buf already in memory; name
+ * labels the diagnostics (NAME:LINE). Used by the fuzz target and by callers
+ * that read the file themselves.
+ */
+int identity_map_load_buffer(struct identity_map *m, const char *name, const char *buf, size_t len,
+			     struct diag *d);
 
 /* Name id of the longest prefix covering a, or 0 when none does. */
 uint32_t identity_map_lookup(const struct identity_map *m, const ew_addr *a);

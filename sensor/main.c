@@ -29,10 +29,12 @@
 #include "privdrop.h"
 #include "redis_addr.h"
 #include "reporter.h"
+#include "sandbox.h"
 #include "sensor_config.h"
 #include "summary.h"
 #include "banned.h"
 
+#define IDMAP_FILE_MAX (64u << 20)     /* identities.conf: 100,000 prefixes fit many times */
 #define BATCH 4096                      /* frames per event-loop turn when replaying */
 
 struct opts {
@@ -58,6 +60,11 @@ struct sensor {
 	bool eof, stopping;
 	const char *read_error;
 	char read_error_buf[PCAP_ERRBUF_SIZE];
+	/* identities.conf as read at start: merged into every map the
+	 * reporter loads from Redis (the chroot hides the file later) */
+	char *idmap_file;
+	size_t idmap_file_len;
+	char idmap_path[SENSOR_PATH_MAX * 2];
 	/* progress on a terminal */
 	long file_size;
 	struct timespec t0, last_progress;
@@ -150,6 +157,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Reads all of path (at most max bytes) into a new buffer. */
+static int read_whole_file(const char *path, size_t max, char **buf, size_t *len, char *err,
+			   size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	char *b = malloc(max + 1);
+	size_t n = b ? fread(b, 1, max + 1, f) : 0;
+	int bad = ferror(f);
+	fclose(f);
+	if (!b || bad || n > max) {
+		snprintf(err, errlen, "%s", !b ? "out of memory" : bad ? "read error" : "larger than 64 MiB");
+		free(b);
+		return -1;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 /* Loads config and identity map; every problem goes to d. */
 static int load_config(struct sensor *s, struct identity_map **idmap, struct prefix_table **internal,
 		       struct diag *d)
@@ -186,11 +216,17 @@ static int load_config(struct sensor *s, struct identity_map **idmap, struct pre
 		} else {
 			snprintf(path, sizeof(path), "%s", s->cfg.identities);
 		}
+		snprintf(s->idmap_path, sizeof(s->idmap_path), "%s", path);
 		*idmap = identity_map_new();
-		if (*idmap)
-			identity_map_load_file(*idmap, path, d);
+		if (!*idmap)
+			diag_add(d, path, 0, "out of memory");
+		else if (read_whole_file(path, IDMAP_FILE_MAX, &s->idmap_file, &s->idmap_file_len, err,
+					 sizeof(err)))
+			diag_add(d, path, 0, "%s", err);
+		else
+			identity_map_load_buffer(*idmap, path, s->idmap_file, s->idmap_file_len, d);
 	}
-	struct redis_addr ra;
+	struct redis_addr ra = {0};
 	if (redis_addr_parse(s->cfg.redis, &ra, err, sizeof(err)))
 		diag_add(d, s->o.redis ? "--redis" : (s->o.conf ? s->o.conf : "redis"), 0, "%s", err);
 	return d->count ? -1 : 0;
@@ -287,9 +323,18 @@ static void on_flush(void *ctx, struct report *r)
 	reporter_submit(s->rp, r);
 }
 
+/*
+ * The reporter hands over the map a feeder keeps in Redis. identities.conf is
+ * loaded on top of it, so the operator's file keeps its entries (the file wins
+ * for an identical prefix; otherwise the longest prefix decides).
+ */
 static void on_identity_map(void *ctx, struct identity_map *m)
 {
 	struct sensor *s = ctx;
+	if (s->idmap_file) {
+		struct diag d = {0};
+		identity_map_load_buffer(m, s->idmap_path, s->idmap_file, s->idmap_file_len, &d);
+	}
 	pipeline_set_identity_map(s->pl, m);
 }
 
@@ -482,8 +527,12 @@ int main(int argc, char **argv)
 		prefix_table_free(internal);
 		return 0;
 	}
-	struct redis_addr ra;
-	redis_addr_parse(s.cfg.redis, &ra, err, sizeof(err));
+	struct redis_addr ra = {0};
+	if (redis_addr_parse(s.cfg.redis, &ra, err, sizeof(err))) {
+		fprintf(stderr, "egress-sensor: %s\n", err);
+		rc = 2;
+		goto out_free_config;
+	}
 	if (s.cfg.credentials_file[0] && !s.o.summary) {
 		int cr = redis_addr_load_credentials(s.cfg.credentials_file, &ra, err, sizeof(err));
 		if (cr < 0) {
@@ -507,7 +556,9 @@ int main(int argc, char **argv)
 		s.pcap = capture_open_live(&lo, err, sizeof(err));
 	}
 	if (!s.pcap) {
+		/* A capture libpcap refuses is rejected input, like bad config. */
 		fprintf(stderr, "egress-sensor: %s\n", err);
+		rc = 2;
 		goto out_free_config;
 	}
 	s.dlt = pcap_datalink(s.pcap);
@@ -521,6 +572,10 @@ int main(int argc, char **argv)
 
 	/* Everything privileged is open: give up root before the first packet. */
 	if (privdrop_apply(s.cfg.user, s.cfg.chroot_dir, err, sizeof(err))) {
+		fprintf(stderr, "egress-sensor: %s\n", err);
+		goto out_close_pcap;
+	}
+	if (s.cfg.seccomp && sandbox_apply(SANDBOX_SENSOR, err, sizeof(err))) {
 		fprintf(stderr, "egress-sensor: %s\n", err);
 		goto out_close_pcap;
 	}
@@ -554,6 +609,7 @@ out_close_pcap:
 		event_base_free(s.base);
 	pcap_close(s.pcap);
 out_free_config:
+	free(s.idmap_file);
 	identity_map_free(idmap);
 	prefix_table_free(internal);
 	return rc;

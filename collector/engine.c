@@ -1,0 +1,1273 @@
+/*
+ * engine: the collector's state and the application of reports (engine.h).
+ *
+ * Invariants: an identity's totals are the exact sums of every applied
+ * report's figures for it (the rings only shape the windows); a sensor's
+ * last_seq only rises; every table has a cap and a counter for what did not
+ * fit. The identity table is an open-addressing index over a pointer array,
+ * keyed with a per-process random seed because report senders pick names.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine.h"
+#include "banned.h"
+
+struct engine {
+	const struct collector_config *cfg;
+	uint64_t cfg_gen;
+	uint64_t seed;
+	struct engine_ident **ids;
+	size_t nids, capids;
+	uint32_t *index;        /* slot -> ids index + 1; 0 empty */
+	size_t index_cap;       /* power of two */
+	struct engine_sensor *sensors;
+	size_t nsensors, capsensors;
+	double now;
+	struct engine_gap gaps[ENGINE_GAPS_MAX];
+	size_t ngaps, gap_next;
+	struct engine_counters c;
+	struct engine_reason reasons[ENGINE_REASONS_MAX];
+	size_t nreasons;
+	size_t *dirty;
+	size_t ndirty, capdirty;
+};
+
+static uint64_t fnv64_seeded(uint64_t seed, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 1469598103934665603ULL ^ seed;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
+	}
+	/* final avalanche (splitmix64) so the low bits index well */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	/* unseeded: persisted keys (rule and allowlist names) */
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+void engine_alerts_clear(struct engine_alerts *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i].json);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+struct engine *engine_new(const struct collector_config *cfg)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->cfg = cfg;
+	e->cfg_gen = 1;
+	if (getrandom(&e->seed, sizeof(e->seed), 0) != sizeof(e->seed))
+		e->seed = 0x9e3779b97f4a7c15ULL;
+	e->index_cap = 1024;
+	e->index = calloc(e->index_cap, sizeof(*e->index));
+	if (!e->index) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nids; i++)
+		free(e->ids[i]);
+	free(e->ids);
+	free(e->index);
+	free(e->sensors);
+	free(e->dirty);
+	free(e);
+}
+
+void engine_set_config(struct engine *e, const struct collector_config *cfg)
+{
+	e->cfg = cfg;
+	e->cfg_gen++;
+}
+
+double engine_now(const struct engine *e) { return e->now; }
+const struct engine_counters *engine_counters(const struct engine *e) { return &e->c; }
+size_t engine_ident_count(const struct engine *e) { return e->nids; }
+const struct engine_ident *engine_ident_at(const struct engine *e, size_t i) { return e->ids[i]; }
+size_t engine_sensor_count(const struct engine *e) { return e->nsensors; }
+const struct engine_sensor *engine_sensor_at(const struct engine *e, size_t i) { return &e->sensors[i]; }
+size_t engine_ident_bytes(void) { return sizeof(struct engine_ident) + 2 * sizeof(uint32_t) + sizeof(void *); }
+
+/* ---- identity table ---- */
+
+static long find_slot(const struct engine *e, const char *name, size_t len, bool *found)
+{
+	size_t mask = e->index_cap - 1;
+	size_t i = (size_t)fnv64_seeded(e->seed, name, len) & mask;
+	for (;;) {
+		uint32_t v = e->index[i];
+		if (!v) {
+			*found = false;
+			return (long)i;
+		}
+		if (strcmp(e->ids[v - 1]->name, name) == 0) {
+			*found = true;
+			return (long)i;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+static int grow_index(struct engine *e)
+{
+	size_t ncap = e->index_cap * 2;
+	uint32_t *ni = calloc(ncap, sizeof(*ni));
+	if (!ni)
+		return -1;
+	free(e->index);
+	e->index = ni;
+	e->index_cap = ncap;
+	for (size_t k = 0; k < e->nids; k++) {
+		bool f;
+		long s = find_slot(e, e->ids[k]->name, strlen(e->ids[k]->name), &f);
+		e->index[s] = (uint32_t)(k + 1);
+	}
+	return 0;
+}
+
+const struct engine_ident *engine_ident_find(const struct engine *e, const char *name)
+{
+	bool f;
+	long s = find_slot(e, name, strlen(name), &f);
+	return f ? e->ids[e->index[s] - 1] : NULL;
+}
+
+static void ident_init(struct engine_ident *id, const char *name)
+{
+	memset(id, 0, sizeof(*id));
+	snprintf(id->name, sizeof(id->name), "%s", name);
+	for (size_t i = 0; i < ENGINE_MIN_SLOTS; i++)
+		id->min[i].tag = INT64_MIN;
+	for (size_t i = 0; i < ENGINE_HOUR_SLOTS; i++)
+		id->hr[i].tag = INT64_MIN;
+	id->gi = id->ii = -1;
+}
+
+/* Finds or creates name; NULL only on OOM. With fold, a new name past the
+ * cap becomes the overflow identity. */
+static struct engine_ident *ident_get(struct engine *e, const char *name, bool fold, size_t *pidx)
+{
+	bool f;
+	size_t len = strlen(name);
+	long s = find_slot(e, name, len, &f);
+	if (f) {
+		*pidx = e->index[s] - 1;
+		return e->ids[*pidx];
+	}
+	size_t maxn = e->cfg ? e->cfg->max_identities : 50000;
+	if (fold && e->nids >= maxn && strcmp(name, OVERFLOW_IDENTITY) != 0) {
+		e->c.overflow_records++;
+		return ident_get(e, OVERFLOW_IDENTITY, false, pidx);
+	}
+	if ((e->nids + 1) * 2 > e->index_cap) {
+		if (grow_index(e) != 0)
+			return NULL;
+		s = find_slot(e, name, len, &f);
+	}
+	if (e->nids == e->capids) {
+		size_t nc = e->capids ? e->capids * 2 : 256;
+		struct engine_ident **ni = realloc(e->ids, nc * sizeof(*ni));
+		if (!ni)
+			return NULL;
+		e->ids = ni;
+		e->capids = nc;
+	}
+	struct engine_ident *id = malloc(sizeof(*id));
+	if (!id)
+		return NULL;
+	ident_init(id, name);
+	e->ids[e->nids] = id;
+	e->index[s] = (uint32_t)(e->nids + 1);
+	*pidx = e->nids++;
+	return id;
+}
+
+static void mark_dirty(struct engine *e, struct engine_ident *id, size_t idx)
+{
+	if (id->dirty)
+		return;
+	if (e->ndirty == e->capdirty) {
+		size_t nc = e->capdirty ? e->capdirty * 2 : 256;
+		size_t *nd = realloc(e->dirty, nc * sizeof(*nd));
+		if (!nd)
+			return;         /* stays clean in the list; written next time */
+		e->dirty = nd;
+		e->capdirty = nc;
+	}
+	id->dirty = true;
+	e->dirty[e->ndirty++] = idx;
+}
+
+size_t engine_dirty(const struct engine *e, const size_t **idx)
+{
+	*idx = e->dirty;
+	return e->ndirty;
+}
+
+void engine_clear_dirty(struct engine *e)
+{
+	for (size_t i = 0; i < e->ndirty; i++)
+		e->ids[e->dirty[i]]->dirty = false;
+	e->ndirty = 0;
+	for (size_t i = 0; i < e->nsensors; i++)
+		e->sensors[i].dirty = false;
+}
+
+/* ---- sensors and gaps ---- */
+
+static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool *created)
+{
+	*created = false;
+	for (size_t i = 0; i < e->nsensors; i++)
+		if (strcmp(e->sensors[i].name, name) == 0)
+			return &e->sensors[i];
+	if (e->nsensors >= ENGINE_SENSORS_MAX)
+		return NULL;
+	if (e->nsensors == e->capsensors) {
+		size_t nc = e->capsensors ? e->capsensors * 2 : 16;
+		struct engine_sensor *ns = realloc(e->sensors, nc * sizeof(*ns));
+		if (!ns)
+			return NULL;
+		e->sensors = ns;
+		e->capsensors = nc;
+	}
+	struct engine_sensor *s = &e->sensors[e->nsensors++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	*created = true;
+	return s;
+}
+
+static void add_gap(struct engine *e, const char *sensor, uint64_t sf, uint64_t st, double from,
+		    double to)
+{
+	struct engine_gap *g = &e->gaps[e->gap_next];
+	snprintf(g->sensor, sizeof(g->sensor), "%s", sensor);
+	g->seq_from = sf;
+	g->seq_to = st;
+	g->from = from;
+	g->to = to;
+	e->gap_next = (e->gap_next + 1) % ENGINE_GAPS_MAX;
+	if (e->ngaps < ENGINE_GAPS_MAX)
+		e->ngaps++;
+}
+
+static double gap_overlap(const struct engine *e, double a, double b)
+{
+	double sum = 0;
+	for (size_t i = 0; i < e->ngaps; i++) {
+		double lo = fmax(a, e->gaps[i].from), hi = fmin(b, e->gaps[i].to);
+		if (hi > lo)
+			sum += hi - lo;
+	}
+	return sum;
+}
+
+/* ---- rings and windows ---- */
+
+static void ring_put(struct engine_bucket *ring, size_t n, int64_t k, uint64_t b, uint64_t p,
+		     uint64_t o, uint64_t *late)
+{
+	struct engine_bucket *s = &ring[(uint64_t)k % n];
+	if (s->tag != k) {
+		if (s->tag > k) {
+			(*late)++;      /* older than the ring reaches */
+			return;
+		}
+		s->tag = k;
+		s->bytes = s->packets = s->observed = 0;
+	}
+	s->bytes += b;
+	s->packets += p;
+	s->observed += o;
+}
+
+/* Spreads the figures over the units [start, end] covers, in proportion to
+ * the overlap, with exact integer sums (the remainder lands in the last). */
+static void spread(struct engine_bucket *ring, size_t n, double unit, double start, double end,
+		   uint64_t b, uint64_t p, uint64_t o, uint64_t *late)
+{
+	int64_t k0 = (int64_t)floor(start / unit);
+	int64_t k1 = (int64_t)floor(end / unit);
+	if (end > start && (double)k1 * unit == end)
+		k1--;                   /* an end on a boundary belongs to the unit before */
+	if (k1 <= k0 || end <= start) {
+		ring_put(ring, n, k1 > k0 ? k1 : k0, b, p, o, late);
+		return;
+	}
+	double dur = end - start;
+	int64_t first = k0;
+	if (k1 - k0 >= (int64_t)n) {
+		first = k1 - (int64_t)n + 1;
+		(*late)++;
+	}
+	/* Cumulative shares rounded once each, so the pieces add up exactly. */
+	double f0 = first == k0 ? 0.0 : (((double)first * unit) - start) / dur;
+	uint64_t pb = (uint64_t)llround((double)b * f0), pp = (uint64_t)llround((double)p * f0),
+		 po = (uint64_t)llround((double)o * f0);
+	for (int64_t k = first; k <= k1; k++) {
+		double through = k == k1 ? 1.0 : fmin(1.0, (((double)(k + 1) * unit) - start) / dur);
+		uint64_t cb = k == k1 ? b : (uint64_t)llround((double)b * through);
+		uint64_t cp = k == k1 ? p : (uint64_t)llround((double)p * through);
+		uint64_t co = k == k1 ? o : (uint64_t)llround((double)o * through);
+		if (cb < pb) cb = pb;
+		if (cp < pp) cp = pp;
+		if (co < po) co = po;
+		ring_put(ring, n, k, cb - pb, cp - pp, co - po, late);
+		pb = cb, pp = cp, po = co;
+	}
+}
+
+void engine_window(const struct engine_ident *id, double now, double window_s,
+		   struct engine_window *out)
+{
+	const struct engine_bucket *ring = id->min;
+	size_t n = ENGINE_MIN_SLOTS;
+	double unit = 60;
+	if (window_s > ENGINE_MIN_SLOTS * 60.0) {
+		ring = id->hr;
+		n = ENGINE_HOUR_SLOTS;
+		unit = 3600;
+	}
+	int64_t lo = (int64_t)ceil((now - window_s) / unit);
+	int64_t hi = (int64_t)ceil(now / unit) - 1;
+	memset(out, 0, sizeof(*out));
+	if (hi - lo + 1 > (int64_t)n)
+		lo = hi - (int64_t)n + 1;
+	if (hi < lo)
+		return;
+	/* Visit only the window's slots, each checked by its tag. */
+	size_t slot = (size_t)((uint64_t)lo % n);
+	for (int64_t k = lo; k <= hi; k++) {
+		const struct engine_bucket *b = &ring[slot];
+		if (b->tag == k) {
+			out->bytes += b->bytes;
+			out->packets += b->packets;
+			out->observed += b->observed;
+		}
+		if (++slot == n)
+			slot = 0;
+	}
+}
+
+bool engine_baseline(const struct engine *e, const struct engine_ident *id, double now,
+		     double window_s, uint64_t *baseline)
+{
+	int64_t he = (int64_t)floor((now - window_s) / 3600);       /* hours < he are history */
+	int64_t newest = (int64_t)ceil(now / 3600) - 1;
+	int64_t hs = newest - ENGINE_HOUR_SLOTS + 1;
+	int64_t fh = (int64_t)floor(id->first_seen / 3600);
+	if (fh > hs)
+		hs = fh;
+	*baseline = 0;
+	if (he <= hs)
+		return false;
+	double dur = (double)(he - hs) * 3600 - gap_overlap(e, (double)hs * 3600, (double)he * 3600);
+	if (dur < window_s)
+		return false;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < ENGINE_HOUR_SLOTS; i++)
+		if (id->hr[i].tag >= hs && id->hr[i].tag < he)
+			sum += id->hr[i].observed;
+	*baseline = (uint64_t)llround((double)sum * window_s / dur);
+	return true;
+}
+
+/* ---- applying ---- */
+
+static void refresh_cache(struct engine *e, struct engine_ident *id)
+{
+	if (id->cfg_gen == e->cfg_gen)
+		return;
+	id->cfg_gen = e->cfg_gen;
+	id->allow_mask = 0;
+	id->gi = id->ii = -1;
+	if (!e->cfg)
+		return;
+	collector_config_match(e->cfg, id->name, &id->gi, &id->ii);
+	for (size_t a = 0; a < e->cfg->nallows; a++)
+		if (collector_config_allow_applies(&e->cfg->allows[a], id->name))
+			id->allow_mask |= 1u << a;
+}
+
+static void topk_add(struct engine_ident *id, const struct report_dest *d, double t)
+{
+	unsigned victim = 0;
+	for (unsigned i = 0; i < id->ndests; i++) {
+		struct engine_dest *x = &id->dests[i];
+		if (x->port == d->port && x->proto == d->proto && addr_eq(&x->addr, &d->addr)) {
+			x->bytes += d->bytes;
+			x->packets += d->packets;
+			x->last_seen = t;
+			return;
+		}
+		/* prefer evicting what has gone quiet for a week, then the smallest */
+		bool xs = t - x->last_seen > 7 * 86400, vs = t - id->dests[victim].last_seen > 7 * 86400;
+		if ((xs && !vs) || (xs == vs && x->bytes < id->dests[victim].bytes))
+			victim = i;
+	}
+	struct engine_dest *x;
+	uint64_t base_b = 0, base_p = 0;
+	if (id->ndests < ENGINE_TOPK) {
+		x = &id->dests[id->ndests++];
+	} else {
+		x = &id->dests[victim];
+		/* space-saving: the newcomer inherits the evicted count as its error */
+		if (t - x->last_seen <= 7 * 86400) {
+			base_b = x->bytes;
+			base_p = x->packets;
+		}
+	}
+	x->addr = d->addr;
+	x->port = d->port;
+	x->proto = d->proto;
+	x->bytes = base_b + d->bytes;
+	x->packets = base_p + d->packets;
+	x->last_seen = t;
+}
+
+static struct engine_allow_use *allow_use(struct engine_ident *id, uint64_t h)
+{
+	struct engine_allow_use *free_slot = NULL;
+	for (size_t i = 0; i < CCONF_ALLOWS_MAX; i++) {
+		if (id->allow[i].allow_hash == h)
+			return &id->allow[i];
+		if (!free_slot && id->allow[i].allow_hash == 0)
+			free_slot = &id->allow[i];
+	}
+	if (!free_slot)
+		free_slot = &id->allow[h % CCONF_ALLOWS_MAX];   /* a removed list's slot */
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->allow_hash = h;
+	free_slot->day = INT64_MIN;
+	return free_slot;
+}
+
+/* Bytes of this report's destinations the allowlists excuse. */
+static uint64_t allowed_bytes(struct engine *e, struct engine_ident *id,
+			      const struct report_identity *ri, double t)
+{
+	if (!id->allow_mask || !e->cfg)
+		return 0;
+	uint64_t total = 0;
+	int64_t day = (int64_t)floor(t / 86400);
+	for (size_t j = 0; j < ri->ndests; j++) {
+		const struct report_dest *d = &ri->dests[j];
+		for (size_t a = 0; a < e->cfg->nallows; a++) {
+			const struct allow_def *al = &e->cfg->allows[a];
+			if (!(id->allow_mask & (1u << a)) || !collector_config_allow_match(al, &d->addr))
+				continue;
+			if (!collector_config_allow_in_schedule(al, t))
+				break;  /* allowed destination, wrong hour: counts */
+			struct engine_allow_use *u = allow_use(id, al->name_hash);
+			if (u->day != day) {
+				u->day = day;
+				u->used = 0;
+			}
+			uint64_t room = UINT64_MAX;
+			if (al->max_bytes_per_day)
+				room = al->max_bytes_per_day > u->used ? al->max_bytes_per_day - u->used : 0;
+			uint64_t take = d->bytes < room ? d->bytes : room;
+			u->used += take;
+			total += take;
+			break;
+		}
+	}
+	return total > ri->out_bytes ? ri->out_bytes : total;
+}
+
+static void remember_sensor(struct engine_ident *id, const char *sensor)
+{
+	for (size_t i = 0; i < ENGINE_ID_SENSORS; i++) {
+		if (strcmp(id->sensors[i], sensor) == 0)
+			return;
+		if (!id->sensors[i][0]) {
+			snprintf(id->sensors[i], sizeof(id->sensors[i]), "%s", sensor);
+			return;
+		}
+	}
+	/* full: the newest replaces the last slot */
+	snprintf(id->sensors[ENGINE_ID_SENSORS - 1], sizeof(id->sensors[0]), "%s", sensor);
+}
+
+static struct rules_episode *episode_for(struct engine_ident *id, uint64_t rh)
+{
+	struct rules_episode *free_ep = NULL;
+	for (size_t i = 0; i < CCONF_RULES_MAX; i++) {
+		if (id->ep[i].rule_hash == rh)
+			return &id->ep[i];
+		if (!free_ep && (id->ep[i].rule_hash == 0 || !id->ep[i].open))
+			free_ep = &id->ep[i];
+	}
+	if (!free_ep)
+		free_ep = &id->ep[rh % CCONF_RULES_MAX];
+	memset(free_ep, 0, sizeof(*free_ep));
+	free_ep->rule_hash = rh;
+	return free_ep;
+}
+
+static void alert_id(const char *ident, const char *rule, double start, int level, char out[33])
+{
+	char key[512];
+	int n = snprintf(key, sizeof(key), "%s|%s|%.6f|%d", ident, rule, start, level);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		n = (int)strlen(key);
+	uint64_t a = fnv64_seeded(0, key, (size_t)n), b = fnv64_seeded(0x5bd1e995, key, (size_t)n);
+	snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, a, b);
+}
+
+static bool capture_loss(const struct engine *e, const struct engine_ident *id, double from,
+			 double to)
+{
+	if (gap_overlap(e, from, to) > 0)
+		return true;
+	for (size_t i = 0; i < ENGINE_ID_SENSORS && id->sensors[i][0]; i++)
+		for (size_t s = 0; s < e->nsensors; s++)
+			if (strcmp(e->sensors[s].name, id->sensors[i]) == 0 &&
+			    e->sensors[s].last_drop >= from)
+				return true;
+	return false;
+}
+
+static void human_bytes(uint64_t b, char *out, size_t n)
+{
+	static const char *u[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1000 && i < 5) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static json_t *top_dests_json(const struct engine_ident *id, double since, size_t maxn)
+{
+	unsigned order[ENGINE_TOPK];
+	unsigned n = 0;
+	for (unsigned i = 0; i < id->ndests; i++)
+		if (id->dests[i].last_seen >= since)
+			order[n++] = i;
+	for (unsigned i = 1; i < n; i++)        /* insertion sort, bytes descending */
+		for (unsigned j = i; j > 0 && id->dests[order[j]].bytes > id->dests[order[j - 1]].bytes; j--) {
+			unsigned t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	json_t *arr = json_array();
+	char ab[ADDR_STRLEN];
+	for (unsigned i = 0; i < n && i < maxn; i++) {
+		const struct engine_dest *d = &id->dests[order[i]];
+		const char *pn = report_proto_name(d->proto);
+		json_t *o = json_pack("{s:s,s:I,s:I,s:i}", "addr", addr_format(&d->addr, ab, sizeof(ab)),
+				      "bytes", (json_int_t)d->bytes, "packets", (json_int_t)d->packets,
+				      "port", (int)d->port);
+		if (o) {
+			json_object_set_new(o, "proto", pn ? json_string(pn) : json_integer(d->proto));
+			json_array_append_new(arr, o);
+		}
+	}
+	return arr;
+}
+
+static void raise_alert(struct engine *e, struct engine_ident *id, const struct rule_def *rd,
+			const struct rules_episode *ep, const struct rules_verdict *v, int level,
+			const struct engine_window *w, uint64_t baseline, struct engine_alerts *out)
+{
+	char idbuf[33];
+	alert_id(id->name, rd->name, ep->start, level, idbuf);
+	char ob[32], tb[32], bb[32], msg[512];
+	human_bytes(w->observed, ob, sizeof(ob));
+	human_bytes(v->threshold, tb, sizeof(tb));
+	human_bytes(baseline, bb, sizeof(bb));
+	snprintf(msg, sizeof(msg), "%s sent %s in %.0fh (threshold %s, baseline %s%s), rule %s%s",
+		 id->name, ob, rd->window_s / 3600, tb, ep->has_baseline ? bb : "none",
+		 ep->has_baseline ? "" : " yet", rd->name, level > 0 ? ", escalated" : "");
+	json_t *sensors = json_array();
+	for (size_t i = 0; i < ENGINE_ID_SENSORS && id->sensors[i][0]; i++)
+		json_array_append_new(sensors, json_string(id->sensors[i]));
+	json_t *a = json_pack("{s:s,s:f,s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:f,s:s}",
+			      "id", idbuf, "time", e->now, "severity",
+			      collector_config_severity_name(v->severity), "rule", rd->name,
+			      "identity", id->name, "window_s", rd->window_s,
+			      "observed_bytes", (json_int_t)w->observed,
+			      "baseline_bytes", (json_int_t)baseline,
+			      "threshold_bytes", (json_int_t)v->threshold,
+			      "top_destinations", top_dests_json(id, e->now - rd->window_s, 5),
+			      "sensors", sensors, "first_seen", ep->start, "message", msg);
+	if (!a)
+		return;
+	json_object_set_new(a, "window_s", json_integer((json_int_t)rd->window_s));
+	json_object_set_new(a, "expected_bytes", json_integer((json_int_t)baseline));
+	json_object_set_new(a, "has_baseline", json_boolean(ep->has_baseline));
+	json_object_set_new(a, "out_bytes", json_integer((json_int_t)w->bytes));
+	json_object_set_new(a, "level", json_integer(level));
+	json_object_set_new(a, "config_version", json_string(e->cfg ? e->cfg->version : ""));
+	json_object_set_new(a, "capture_loss",
+			    json_boolean(capture_loss(e, id, e->now - rd->window_s, e->now)));
+	char *text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(a);
+	if (!text)
+		return;
+	if (out->n == out->cap) {
+		size_t nc = out->cap ? out->cap * 2 : 8;
+		struct engine_alert *nv = realloc(out->v, nc * sizeof(*nv));
+		if (!nv) {
+			free(text);
+			return;
+		}
+		out->v = nv;
+		out->cap = nc;
+	}
+	memcpy(out->v[out->n].id, idbuf, sizeof(idbuf));
+	out->v[out->n].json = text;
+	out->n++;
+	e->c.alerts++;
+}
+
+static void evaluate(struct engine *e, struct engine_ident *id, struct engine_alerts *out)
+{
+	const struct collector_config *cfg = e->cfg;
+	if (!cfg)
+		return;
+	for (size_t r = 0; r < cfg->nrules; r++) {
+		const struct rule_def *rd = &cfg->rules[r];
+		struct rule_params p;
+		collector_config_params(cfg, r, id->gi, id->ii, &p);
+		if (!p.enabled)
+			continue;
+		struct rules_episode *ep = episode_for(id, name_hash(rd->name));
+		struct engine_window w;
+		engine_window(id, e->now, rd->window_s, &w);
+		uint64_t base = 0;
+		bool has_base;
+		if (!ep->open && w.observed <= p.min_bytes &&
+		    (!p.max_bytes || w.observed <= p.max_bytes) &&
+		    (p.min_bytes || !p.baseline_multiple)) {
+			/* Below every floor: cannot hold, whatever the baseline. */
+			continue;
+		}
+		if (rules_episode_active(ep, e->now, rd->window_s) && ep->has_baseline) {
+			/* Frozen while the episode is open, so the transfer being
+			 * watched is not learned. An episode opened before there was
+			 * any history froze nothing: it takes the baseline once one
+			 * exists. */
+			base = ep->baseline;
+			has_base = ep->has_baseline;
+		} else {
+			has_base = engine_baseline(e, id, e->now, rd->window_s, &base);
+		}
+		struct rules_verdict v;
+		rules_evaluate(&p, w.observed, base, has_base, &v);
+		int level;
+		if (rules_episode_step(ep, &v, e->now, rd->window_s, base, has_base, &level))
+			raise_alert(e, id, rd, ep, &v, level, &w, base, out);
+	}
+}
+
+enum engine_result engine_apply(struct engine *e, const struct report *r,
+				struct engine_alerts *out, char *err, size_t errlen)
+{
+	bool created;
+	struct engine_sensor *s = sensor_get(e, r->sensor, &created);
+	if (!s) {
+		e->c.sensors_rejected++;
+		snprintf(err, errlen, "sensor table full (%d sensors)", ENGINE_SENSORS_MAX);
+		return ENGINE_REJECTED;
+	}
+	if (!created && r->seq <= s->last_seq) {
+		s->duplicates++;
+		s->dirty = true;
+		e->c.duplicates++;
+		return ENGINE_DUPLICATE;
+	}
+	if (!created && r->seq > s->last_seq + 1) {
+		/* Lost reports: remembered as unknown time, never as silence. */
+		uint64_t lost = r->seq - s->last_seq - 1;
+		s->gaps++;
+		s->lost_reports += lost;
+		e->c.gaps++;
+		e->c.lost_reports += lost;
+		add_gap(e, s->name, s->last_seq + 1, r->seq - 1, s->last_end,
+			r->start > s->last_end ? r->start : s->last_end);
+	}
+	s->last_seq = r->seq;
+	s->last_end = r->end;
+	s->reports++;
+	if (r->stats.drops_kernel || r->stats.drops_iface || r->stats.spool_dropped)
+		s->last_drop = r->end;
+	s->stats.packets_seen += r->stats.packets_seen;
+	s->stats.packets_undecoded += r->stats.packets_undecoded;
+	s->stats.drops_kernel += r->stats.drops_kernel;
+	s->stats.drops_iface += r->stats.drops_iface;
+	s->stats.spool_dropped += r->stats.spool_dropped;
+	s->dirty = true;
+	if (r->end > e->now)
+		e->now = r->end;
+	e->c.applied++;
+
+	for (size_t i = 0; i < r->nids; i++) {
+		const struct report_identity *ri = &r->ids[i];
+		size_t idx;
+		struct engine_ident *id = ident_get(e, ri->name, true, &idx);
+		if (!id)
+			continue;
+		refresh_cache(e, id);
+		struct engine_totals *t = &id->t;
+		t->out_bytes += ri->out_bytes;
+		t->out_packets += ri->out_packets;
+		t->in_bytes += ri->in_bytes;
+		t->in_packets += ri->in_packets;
+		t->lateral_bytes += ri->lateral_bytes;
+		t->lateral_packets += ri->lateral_packets;
+		t->flows += ri->flows;
+		t->reports++;
+		if (id->first_seen == 0 || r->start < id->first_seen)
+			id->first_seen = r->start;
+		if (r->end > id->last_seen)
+			id->last_seen = r->end;
+		uint64_t allowed = allowed_bytes(e, id, ri, r->start);
+		uint64_t obs = ri->out_bytes - allowed;
+		spread(id->min, ENGINE_MIN_SLOTS, 60, r->start, r->end, ri->out_bytes, ri->out_packets,
+		       obs, &e->c.late_minute);
+		spread(id->hr, ENGINE_HOUR_SLOTS, 3600, r->start, r->end, ri->out_bytes,
+		       ri->out_packets, obs, &e->c.late_hour);
+		for (size_t j = 0; j < ri->ndests; j++)
+			topk_add(id, &ri->dests[j], r->end);
+		remember_sensor(id, r->sensor);
+		mark_dirty(e, id, idx);
+		if (ri->out_bytes)
+			evaluate(e, id, out);
+	}
+	return ENGINE_APPLIED;
+}
+
+void engine_reason_class(const char *reason, char *out, size_t n)
+{
+	const char *c = reason;
+	if (strncmp(reason, "bad JSON", 8) == 0)
+		c = "bad JSON";
+	else if (strstr(reason, ": "))
+		c = strrchr(reason, ':') + 2;   /* "identities[3].out_bytes: missing" -> "missing" */
+	snprintf(out, n, "%s", c);
+	/* a field path kept in the class would make the counter set unbounded */
+	for (char *p = out; *p; p++)
+		if (*p == '[' || (*p >= '0' && *p <= '9'))
+			*p = '#';
+}
+
+void engine_count_dead(struct engine *e, const char *reason)
+{
+	char cls[64];
+	engine_reason_class(reason, cls, sizeof(cls));
+	e->c.dead++;
+	for (size_t i = 0; i < e->nreasons; i++)
+		if (strcmp(e->reasons[i].reason, cls) == 0) {
+			e->reasons[i].count++;
+			return;
+		}
+	if (e->nreasons < ENGINE_REASONS_MAX) {
+		snprintf(e->reasons[e->nreasons].reason, sizeof(e->reasons[0].reason), "%s", cls);
+		e->reasons[e->nreasons++].count = 1;
+	} else {
+		e->reasons[ENGINE_REASONS_MAX - 1].count++;     /* "other" in effect */
+	}
+}
+
+/* ---- blobs ---- */
+
+struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct wbuf *w, const void *src, size_t n)
+{
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		size_t nc = w->cap ? w->cap : 512;
+		while (nc < w->len + n)
+			nc *= 2;
+		unsigned char *np = realloc(w->p, nc);
+		if (!np) {
+			w->oom = true;
+			return;
+		}
+		w->p = np;
+		w->cap = nc;
+	}
+	memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void put_u64(struct wbuf *w, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(w, b, 8);
+}
+
+static void put_f64(struct wbuf *w, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, 8);
+	put_u64(w, v);
+}
+
+static void put_str(struct wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	unsigned char l = (unsigned char)(n > 255 ? 255 : n);
+	put(w, &l, 1);
+	put(w, s, l);
+}
+
+static unsigned char *finish(struct wbuf *w, size_t *len)
+{
+	if (w->oom) {
+		free(w->p);
+		return NULL;
+	}
+	*len = w->len;
+	return w->p;
+}
+
+struct rbuf {
+	const unsigned char *p;
+	size_t len, off;
+	bool bad;
+};
+
+static uint64_t get_u64(struct rbuf *r)
+{
+	if (r->bad || r->len - r->off < 8) {
+		r->bad = true;
+		return 0;
+	}
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->off + i] << (8 * i);
+	r->off += 8;
+	return v;
+}
+
+static double get_f64(struct rbuf *r)
+{
+	uint64_t v = get_u64(r);
+	double d;
+	memcpy(&d, &v, 8);
+	return isfinite(d) ? d : (r->bad = true, 0);
+}
+
+static void get_str(struct rbuf *r, char *out, size_t n)
+{
+	if (r->bad || r->off >= r->len) {
+		r->bad = true;
+		return;
+	}
+	size_t l = r->p[r->off++];
+	if (l >= n || r->len - r->off < l) {
+		r->bad = true;
+		return;
+	}
+	memcpy(out, r->p + r->off, l);
+	out[l] = '\0';
+	r->off += l;
+}
+
+static void get_bytes(struct rbuf *r, void *out, size_t n)
+{
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		return;
+	}
+	memcpy(out, r->p + r->off, n);
+	r->off += n;
+}
+
+#define MAGIC_IDENT 0x31444945574531ULL   /* version 1 blobs */
+#define MAGIC_SENSOR 0x31534e45574531ULL
+#define MAGIC_META 0x314d5445574531ULL
+
+static void put_ring(struct wbuf *w, const struct engine_bucket *ring, size_t n)
+{
+	uint64_t used = 0;
+	for (size_t i = 0; i < n; i++)
+		used += ring[i].tag != INT64_MIN;
+	put_u64(w, used);
+	for (size_t i = 0; i < n; i++) {
+		if (ring[i].tag == INT64_MIN)
+			continue;
+		put_u64(w, (uint64_t)ring[i].tag);
+		put_u64(w, ring[i].bytes);
+		put_u64(w, ring[i].packets);
+		put_u64(w, ring[i].observed);
+	}
+}
+
+static void get_ring(struct rbuf *r, struct engine_bucket *ring, size_t n)
+{
+	uint64_t used = get_u64(r);
+	if (used > n) {
+		r->bad = true;
+		return;
+	}
+	for (uint64_t i = 0; i < used && !r->bad; i++) {
+		struct engine_bucket b;
+		b.tag = (int64_t)get_u64(r);
+		b.bytes = get_u64(r);
+		b.packets = get_u64(r);
+		b.observed = get_u64(r);
+		if (b.tag == INT64_MIN) {
+			r->bad = true;
+			return;
+		}
+		ring[(uint64_t)b.tag % n] = b;
+	}
+}
+
+unsigned char *engine_ident_blob(const struct engine_ident *id, size_t *len)
+{
+	struct wbuf w = {0};
+	put_u64(&w, MAGIC_IDENT);
+	put_str(&w, id->name);
+	const uint64_t *t = &id->t.out_bytes;
+	for (size_t i = 0; i < sizeof(id->t) / 8; i++)
+		put_u64(&w, t[i]);
+	put_f64(&w, id->first_seen);
+	put_f64(&w, id->last_seen);
+	put_ring(&w, id->min, ENGINE_MIN_SLOTS);
+	put_ring(&w, id->hr, ENGINE_HOUR_SLOTS);
+	put_u64(&w, id->ndests);
+	for (unsigned i = 0; i < id->ndests; i++) {
+		const struct engine_dest *d = &id->dests[i];
+		put(&w, d->addr.b, 16);
+		put_u64(&w, (uint64_t)d->port | (uint64_t)d->proto << 16);
+		put_u64(&w, d->bytes);
+		put_u64(&w, d->packets);
+		put_f64(&w, d->last_seen);
+	}
+	for (size_t i = 0; i < CCONF_ALLOWS_MAX; i++) {
+		put_u64(&w, id->allow[i].allow_hash);
+		put_u64(&w, (uint64_t)id->allow[i].day);
+		put_u64(&w, id->allow[i].used);
+	}
+	for (size_t i = 0; i < CCONF_RULES_MAX; i++) {
+		const struct rules_episode *ep = &id->ep[i];
+		put_u64(&w, ep->rule_hash);
+		put_f64(&w, ep->start);
+		put_f64(&w, ep->last_held);
+		put_u64(&w, ep->baseline);
+		put_u64(&w, (uint64_t)(uint32_t)ep->level | (uint64_t)ep->open << 32 |
+				    (uint64_t)ep->has_baseline << 33);
+	}
+	for (size_t i = 0; i < ENGINE_ID_SENSORS; i++)
+		put_str(&w, id->sensors[i]);
+	return finish(&w, len);
+}
+
+int engine_load_ident(struct engine *e, const unsigned char *p, size_t len)
+{
+	struct rbuf r = {p, len, 0, false};
+	struct engine_ident *tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return -1;
+	char name[IDENTITY_NAME_MAX + 1] = "";
+	if (get_u64(&r) != MAGIC_IDENT)
+		r.bad = true;
+	get_str(&r, name, sizeof(name));
+	ident_init(tmp, name);
+	uint64_t *t = &tmp->t.out_bytes;
+	for (size_t i = 0; i < sizeof(tmp->t) / 8; i++)
+		t[i] = get_u64(&r);
+	tmp->first_seen = get_f64(&r);
+	tmp->last_seen = get_f64(&r);
+	get_ring(&r, tmp->min, ENGINE_MIN_SLOTS);
+	get_ring(&r, tmp->hr, ENGINE_HOUR_SLOTS);
+	uint64_t nd = get_u64(&r);
+	if (nd > ENGINE_TOPK)
+		r.bad = true;
+	for (uint64_t i = 0; i < nd && !r.bad; i++) {
+		struct engine_dest *d = &tmp->dests[i];
+		get_bytes(&r, d->addr.b, 16);
+		uint64_t pp = get_u64(&r);
+		d->port = (uint16_t)pp;
+		d->proto = (uint8_t)(pp >> 16);
+		d->bytes = get_u64(&r);
+		d->packets = get_u64(&r);
+		d->last_seen = get_f64(&r);
+	}
+	tmp->ndests = (unsigned)nd;
+	for (size_t i = 0; i < CCONF_ALLOWS_MAX; i++) {
+		tmp->allow[i].allow_hash = get_u64(&r);
+		tmp->allow[i].day = (int64_t)get_u64(&r);
+		tmp->allow[i].used = get_u64(&r);
+	}
+	for (size_t i = 0; i < CCONF_RULES_MAX; i++) {
+		struct rules_episode *ep = &tmp->ep[i];
+		ep->rule_hash = get_u64(&r);
+		ep->start = get_f64(&r);
+		ep->last_held = get_f64(&r);
+		ep->baseline = get_u64(&r);
+		uint64_t f = get_u64(&r);
+		ep->level = (int32_t)(uint32_t)f;
+		ep->open = (f >> 32) & 1;
+		ep->has_baseline = (f >> 33) & 1;
+	}
+	for (size_t i = 0; i < ENGINE_ID_SENSORS; i++)
+		get_str(&r, tmp->sensors[i], sizeof(tmp->sensors[i]));
+	if (r.bad || r.off != r.len ||
+	    !(report_identity_name_valid(name) || strcmp(name, OVERFLOW_IDENTITY) == 0)) {
+		free(tmp);
+		return -1;
+	}
+	size_t idx;
+	struct engine_ident *id = ident_get(e, name, false, &idx);
+	if (!id) {
+		free(tmp);
+		return -1;
+	}
+	*id = *tmp;
+	free(tmp);
+	return 0;
+}
+
+unsigned char *engine_sensor_blob(const struct engine_sensor *s, size_t *len)
+{
+	struct wbuf w = {0};
+	put_u64(&w, MAGIC_SENSOR);
+	put_str(&w, s->name);
+	put_u64(&w, s->last_seq);
+	put_f64(&w, s->last_end);
+	put_f64(&w, s->last_drop);
+	put_u64(&w, s->reports);
+	put_u64(&w, s->duplicates);
+	put_u64(&w, s->gaps);
+	put_u64(&w, s->lost_reports);
+	put_u64(&w, s->stats.packets_seen);
+	put_u64(&w, s->stats.packets_undecoded);
+	put_u64(&w, s->stats.drops_kernel);
+	put_u64(&w, s->stats.drops_iface);
+	put_u64(&w, s->stats.spool_dropped);
+	return finish(&w, len);
+}
+
+int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len)
+{
+	struct rbuf r = {p, len, 0, false};
+	struct engine_sensor t;
+	memset(&t, 0, sizeof(t));
+	if (get_u64(&r) != MAGIC_SENSOR)
+		r.bad = true;
+	get_str(&r, t.name, sizeof(t.name));
+	t.last_seq = get_u64(&r);
+	t.last_end = get_f64(&r);
+	t.last_drop = get_f64(&r);
+	t.reports = get_u64(&r);
+	t.duplicates = get_u64(&r);
+	t.gaps = get_u64(&r);
+	t.lost_reports = get_u64(&r);
+	t.stats.packets_seen = get_u64(&r);
+	t.stats.packets_undecoded = get_u64(&r);
+	t.stats.drops_kernel = get_u64(&r);
+	t.stats.drops_iface = get_u64(&r);
+	t.stats.spool_dropped = get_u64(&r);
+	if (r.bad || r.off != r.len || !t.name[0])
+		return -1;
+	bool created;
+	struct engine_sensor *s = sensor_get(e, t.name, &created);
+	if (!s)
+		return -1;
+	*s = t;
+	return 0;
+}
+
+unsigned char *engine_meta_blob(const struct engine *e, size_t *len)
+{
+	struct wbuf w = {0};
+	put_u64(&w, MAGIC_META);
+	put_f64(&w, e->now);
+	const uint64_t *c = &e->c.applied;
+	put_u64(&w, sizeof(e->c) / 8);
+	for (size_t i = 0; i < sizeof(e->c) / 8; i++)
+		put_u64(&w, c[i]);
+	put_u64(&w, e->ngaps);
+	put_u64(&w, e->gap_next);
+	for (size_t i = 0; i < e->ngaps; i++) {
+		put_str(&w, e->gaps[i].sensor);
+		put_u64(&w, e->gaps[i].seq_from);
+		put_u64(&w, e->gaps[i].seq_to);
+		put_f64(&w, e->gaps[i].from);
+		put_f64(&w, e->gaps[i].to);
+	}
+	put_u64(&w, e->nreasons);
+	for (size_t i = 0; i < e->nreasons; i++) {
+		put_str(&w, e->reasons[i].reason);
+		put_u64(&w, e->reasons[i].count);
+	}
+	return finish(&w, len);
+}
+
+int engine_load_meta(struct engine *e, const unsigned char *p, size_t len)
+{
+	struct rbuf r = {p, len, 0, false};
+	struct engine tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	if (get_u64(&r) != MAGIC_META)
+		r.bad = true;
+	tmp.now = get_f64(&r);
+	uint64_t nc = get_u64(&r);
+	if (nc != sizeof(tmp.c) / 8)
+		r.bad = true;
+	uint64_t *c = &tmp.c.applied;
+	for (size_t i = 0; i < sizeof(tmp.c) / 8 && !r.bad; i++)
+		c[i] = get_u64(&r);
+	uint64_t ng = get_u64(&r), gn = get_u64(&r);
+	if (ng > ENGINE_GAPS_MAX || gn >= ENGINE_GAPS_MAX)
+		r.bad = true;
+	for (uint64_t i = 0; i < ng && !r.bad; i++) {
+		get_str(&r, tmp.gaps[i].sensor, sizeof(tmp.gaps[i].sensor));
+		tmp.gaps[i].seq_from = get_u64(&r);
+		tmp.gaps[i].seq_to = get_u64(&r);
+		tmp.gaps[i].from = get_f64(&r);
+		tmp.gaps[i].to = get_f64(&r);
+	}
+	uint64_t nr = get_u64(&r);
+	if (nr > ENGINE_REASONS_MAX)
+		r.bad = true;
+	for (uint64_t i = 0; i < nr && !r.bad; i++) {
+		get_str(&r, tmp.reasons[i].reason, sizeof(tmp.reasons[i].reason));
+		tmp.reasons[i].count = get_u64(&r);
+	}
+	if (r.bad || r.off != r.len)
+		return -1;
+	e->now = tmp.now;
+	e->c = tmp.c;
+	memcpy(e->gaps, tmp.gaps, sizeof(e->gaps));
+	e->ngaps = (size_t)ng;
+	e->gap_next = (size_t)gn;
+	memcpy(e->reasons, tmp.reasons, sizeof(e->reasons));
+	e->nreasons = (size_t)nr;
+	return 0;
+}
+
+/* ---- dump ---- */
+
+static int cmp_ident(const void *a, const void *b)
+{
+	const struct engine_ident *x = *(const struct engine_ident *const *)a;
+	const struct engine_ident *y = *(const struct engine_ident *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+static json_t *win_json(const struct engine_ident *id, double now, double w)
+{
+	struct engine_window x;
+	engine_window(id, now, w, &x);
+	return json_pack("{s:I,s:I,s:I}", "out_bytes", (json_int_t)x.bytes, "out_packets",
+			 (json_int_t)x.packets, "observed_bytes", (json_int_t)x.observed);
+}
+
+json_t *engine_dump(const struct engine *e)
+{
+	json_t *root = json_object();
+	json_object_set_new(root, "now", json_real(e->now));
+	json_object_set_new(root, "state_bytes_per_identity", json_integer((json_int_t)engine_ident_bytes()));
+	json_object_set_new(root, "counters",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+				      "applied", (json_int_t)e->c.applied,
+				      "duplicates", (json_int_t)e->c.duplicates,
+				      "gaps", (json_int_t)e->c.gaps,
+				      "lost_reports", (json_int_t)e->c.lost_reports,
+				      "dead", (json_int_t)e->c.dead,
+				      "overflow_records", (json_int_t)e->c.overflow_records,
+				      "late_minute", (json_int_t)e->c.late_minute,
+				      "late_hour", (json_int_t)e->c.late_hour,
+				      "alerts", (json_int_t)e->c.alerts,
+				      "sensors_rejected", (json_int_t)e->c.sensors_rejected));
+	json_t *dr = json_object();
+	for (size_t i = 0; i < e->nreasons; i++)
+		json_object_set_new(dr, e->reasons[i].reason, json_integer((json_int_t)e->reasons[i].count));
+	json_object_set_new(root, "dead_reasons", dr);
+	json_t *gaps = json_array();
+	for (size_t i = 0; i < e->ngaps; i++) {
+		const struct engine_gap *g = &e->gaps[(e->gap_next + ENGINE_GAPS_MAX - e->ngaps + i) % ENGINE_GAPS_MAX];
+		json_array_append_new(gaps, json_pack("{s:s,s:I,s:I,s:f,s:f}", "sensor", g->sensor,
+						      "seq_from", (json_int_t)g->seq_from, "seq_to",
+						      (json_int_t)g->seq_to, "from", g->from, "to", g->to));
+	}
+	json_object_set_new(root, "gaps", gaps);
+	json_t *ss = json_array();
+	for (size_t i = 0; i < e->nsensors; i++) {
+		const struct engine_sensor *s = &e->sensors[i];
+		json_array_append_new(ss, json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"sensor", s->name, "last_seq", (json_int_t)s->last_seq, "last_report", s->last_end,
+			"reports", (json_int_t)s->reports, "duplicates", (json_int_t)s->duplicates,
+			"gaps", (json_int_t)s->gaps, "lost_reports", (json_int_t)s->lost_reports,
+			"packets_seen", (json_int_t)s->stats.packets_seen,
+			"packets_undecoded", (json_int_t)s->stats.packets_undecoded,
+			"drops_kernel", (json_int_t)s->stats.drops_kernel));
+	}
+	json_object_set_new(root, "sensors", ss);
+	const struct engine_ident **v = malloc((e->nids ? e->nids : 1) * sizeof(*v));
+	json_t *ids = json_array();
+	if (v) {
+		for (size_t i = 0; i < e->nids; i++)
+			v[i] = e->ids[i];
+		qsort(v, e->nids, sizeof(*v), cmp_ident);
+		for (size_t i = 0; i < e->nids; i++) {
+			const struct engine_ident *id = v[i];
+			const struct engine_totals *t = &id->t;
+			json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}",
+				"identity", id->name, "out_bytes", (json_int_t)t->out_bytes,
+				"out_packets", (json_int_t)t->out_packets, "in_bytes", (json_int_t)t->in_bytes,
+				"in_packets", (json_int_t)t->in_packets, "lateral_bytes", (json_int_t)t->lateral_bytes,
+				"lateral_packets", (json_int_t)t->lateral_packets, "flows", (json_int_t)t->flows,
+				"reports", (json_int_t)t->reports, "first_seen", id->first_seen,
+				"last_seen", id->last_seen);
+			json_t *w = json_object();
+			json_object_set_new(w, "1h", win_json(id, e->now, 3600));
+			json_object_set_new(w, "24h", win_json(id, e->now, 86400));
+			json_object_set_new(w, "7d", win_json(id, e->now, 7 * 86400));
+			json_object_set_new(o, "windows", w);
+			json_object_set_new(o, "top_destinations", top_dests_json(id, 0, ENGINE_TOPK));
+			json_array_append_new(ids, o);
+		}
+		free(v);
+	}
+	json_object_set_new(root, "identities", ids);
+	return root;
+}

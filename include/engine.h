@@ -1,0 +1,202 @@
+/*
+ * engine: the collector's state and the application of reports to it.
+ *
+ * Owned by the collector. Pure code (no I/O): the live loop and --backtest
+ * feed it the same parsed reports in the same order and get the same state
+ * and alerts. Per identity it keeps per-minute sums for the recent 2 h and
+ * per-hour sums for 8 days (rings tagged with their minute/hour, so a late
+ * report lands where it belongs or is counted as too late), cumulative
+ * totals, a bounded top-destinations table, daily allowlist usage and one
+ * episode per rule; per sensor the last applied seq (a report with seq <=
+ * it changes nothing) and its gaps. "now" is the capture clock: the largest
+ * report end seen.
+ *
+ * Everything is bounded: identities past max_identities are folded into
+ * OVERFLOW_IDENTITY, sensors past ENGINE_SENSORS_MAX are rejected, gaps and
+ * dead-letter reasons keep the most recent/first few and count the rest.
+ *
+ * Persistence is by blob: every identity, every sensor and one meta record
+ * serialise to a versioned little-endian byte string the caller stores (the
+ * collector keeps them in Redis hashes) and loads back before applying more.
+ */
+#ifndef EW_ENGINE_H
+#define EW_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "collector_config.h"
+#include "report.h"
+#include "rules.h"
+
+#define ENGINE_MIN_SLOTS 120     /* 2 h of minutes */
+#define ENGINE_HOUR_SLOTS 192    /* 8 days of hours */
+#define ENGINE_TOPK 16
+#define ENGINE_ID_SENSORS 4
+#define ENGINE_GAPS_MAX 64
+#define ENGINE_SENSORS_MAX 4096
+#define ENGINE_REASONS_MAX 32
+
+struct engine_bucket {
+	int64_t tag;            /* minute or hour index since the epoch; INT64_MIN: empty */
+	uint64_t bytes, packets;
+	uint64_t observed;      /* bytes the rules see: out_bytes minus allowlisted */
+};
+
+struct engine_totals {
+	uint64_t out_bytes, out_packets, in_bytes, in_packets;
+	uint64_t lateral_bytes, lateral_packets, flows, reports;
+};
+
+struct engine_window {
+	uint64_t bytes, packets, observed;
+};
+
+struct engine_dest {
+	ew_addr addr;
+	uint16_t port;
+	uint8_t proto;
+	uint64_t bytes, packets;
+	double last_seen;
+};
+
+struct engine_allow_use {
+	uint64_t allow_hash;    /* allow_def.name_hash; 0: unused */
+	int64_t day;            /* UTC day index of `used` */
+	uint64_t used;
+};
+
+struct engine_ident {
+	char name[IDENTITY_NAME_MAX + 1];
+	struct engine_totals t;
+	double first_seen, last_seen;
+	struct engine_bucket min[ENGINE_MIN_SLOTS];
+	struct engine_bucket hr[ENGINE_HOUR_SLOTS];
+	struct engine_dest dests[ENGINE_TOPK];
+	unsigned ndests;
+	struct engine_allow_use allow[CCONF_ALLOWS_MAX];
+	struct rules_episode ep[CCONF_RULES_MAX];
+	char sensors[ENGINE_ID_SENSORS][SENSOR_NAME_MAX + 1];
+	/* not persisted: config match cache, dirty flag */
+	uint64_t cfg_gen;
+	int gi, ii;
+	uint32_t allow_mask;
+	bool dirty;
+};
+
+struct engine_sensor {
+	char name[SENSOR_NAME_MAX + 1];
+	uint64_t last_seq;
+	double last_end, last_drop;
+	uint64_t reports, duplicates, gaps, lost_reports;
+	struct report_stats stats;      /* sums over applied reports */
+	bool dirty;
+};
+
+struct engine_gap {
+	char sensor[SENSOR_NAME_MAX + 1];
+	uint64_t seq_from, seq_to;      /* the missing seqs, inclusive */
+	double from, to;                /* capture time not covered */
+};
+
+struct engine_counters {
+	uint64_t applied, duplicates, gaps, lost_reports, dead, overflow_records,
+		 late_minute, late_hour, alerts, sensors_rejected;
+};
+
+struct engine_reason {
+	char reason[64];
+	uint64_t count;
+};
+
+/* One alert the engine raised: id and DESIGN.md "Alert" JSON. */
+struct engine_alert {
+	char id[33];
+	char *json;             /* owned by the engine_alerts list */
+};
+
+struct engine_alerts {
+	struct engine_alert *v;
+	size_t n, cap;
+};
+
+void engine_alerts_clear(struct engine_alerts *a);
+
+struct engine;
+
+/* A new empty state under cfg (borrowed; see engine_set_config). NULL on OOM. */
+struct engine *engine_new(const struct collector_config *cfg);
+void engine_free(struct engine *e);
+
+/* Swaps the config (a reload): state is kept; cfg is borrowed. */
+void engine_set_config(struct engine *e, const struct collector_config *cfg);
+
+enum engine_result { ENGINE_APPLIED, ENGINE_DUPLICATE, ENGINE_REJECTED };
+
+/*
+ * Applies a parsed report exactly once: a duplicate (seq <= the sensor's last)
+ * changes nothing but a counter; a seq gap is recorded. Alerts raised go to
+ * out (appended). ENGINE_REJECTED: the sensor table is full (reason in err).
+ */
+enum engine_result engine_apply(struct engine *e, const struct report *r,
+				struct engine_alerts *out, char *err, size_t errlen);
+
+/* Counts a dead-lettered report under the class of its reason. */
+void engine_count_dead(struct engine *e, const char *reason);
+
+/* The short class of a report_parse reason ("not a non-negative integer"). */
+void engine_reason_class(const char *reason, char *out, size_t n);
+
+double engine_now(const struct engine *e);
+const struct engine_counters *engine_counters(const struct engine *e);
+size_t engine_ident_count(const struct engine *e);
+const struct engine_ident *engine_ident_at(const struct engine *e, size_t i);
+const struct engine_ident *engine_ident_find(const struct engine *e, const char *name);
+size_t engine_sensor_count(const struct engine *e);
+const struct engine_sensor *engine_sensor_at(const struct engine *e, size_t i);
+
+/* Bytes of state one identity takes in memory. */
+size_t engine_ident_bytes(void);
+
+/* Sums of id's buckets in the sliding window (now - window_s, now]. */
+void engine_window(const struct engine_ident *id, double now, double window_s,
+		   struct engine_window *out);
+
+/*
+ * The baseline for a window_s window: the mean observed bytes per window_s
+ * over id's history before the window (hour buckets, at most 8 days, minus
+ * the time sensors' gaps cover). false when that history is shorter than
+ * one window.
+ */
+bool engine_baseline(const struct engine *e, const struct engine_ident *id, double now,
+		     double window_s, uint64_t *baseline);
+
+/* ---- persistence ---- */
+
+/* Identities changed since the last engine_clear_dirty (indices for engine_ident_at). */
+size_t engine_dirty(const struct engine *e, const size_t **idx);
+void engine_clear_dirty(struct engine *e);
+
+/* Serialises into a malloc'd buffer (caller frees); NULL on OOM. */
+unsigned char *engine_ident_blob(const struct engine_ident *id, size_t *len);
+unsigned char *engine_sensor_blob(const struct engine_sensor *s, size_t *len);
+unsigned char *engine_meta_blob(const struct engine *e, size_t *len);
+
+/* Loads one blob. Returns 0, or -1 if it is corrupt (nothing changed). */
+int engine_load_ident(struct engine *e, const unsigned char *p, size_t len);
+int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len);
+int engine_load_meta(struct engine *e, const unsigned char *p, size_t len);
+
+/* ---- views ---- */
+
+/*
+ * The whole state as JSON (new reference): {"now", "counters", "dead_reasons",
+ * "sensors": [...], "identities": [{"identity", "totals": {...}, "windows":
+ * {"1h","24h","7d": {"out_bytes","out_packets"}}, ...}]}, sorted by name.
+ */
+json_t *engine_dump(const struct engine *e);
+
+#endif

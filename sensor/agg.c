@@ -1,0 +1,598 @@
+/*
+ * agg: per-identity accounting for one flush interval (see agg.h).
+ *
+ * Three open-addressing tables with linear probing, allocated once in
+ * agg_new() at 1.5 slots per allowed entry (so a full table is two-thirds
+ * loaded and a probe stays short); agg_add() only reads and writes slots.
+ *
+ *   identities  slot = key (name id, or address when unnamed) + counters.
+ *               One extra slot past the table is the overflow bucket.
+ *   pairs       slot = (identity slot, destination, port, proto) + counters,
+ *               for egress packets: the source of each identity's top
+ *               destinations.
+ *   flows       slot = one 64-bit word: a 40-bit fingerprint of the keyed
+ *               hash of the 5-tuple and a 24-bit generation. The flow table
+ *               only answers "seen this interval?", so it need not keep the
+ *               tuple; two flows share a fingerprint with odds of about
+ *               2^-40 per probe, and then the second is not counted as new.
+ *
+ * Emptying tables between intervals is O(1): every slot carries the
+ * generation it was written in, and a slot of an older generation is empty.
+ * agg_reset() bumps the generation; only when it wraps are the slots
+ * cleared. Identities and pairs also keep a list of used slots, so the
+ * report walks what was used, not the whole table.
+ *
+ * Hashing: an attacker picks addresses and ports, so every hash is keyed by
+ * the process's random seed. SipHash of each key would cost more than the
+ * rest of agg_add() together, so each address is hashed once per packet
+ * with hash_mum() under the seed and the table keys are combined from those
+ * (see key_* below). Caps bound memory whatever the hashing.
+ *
+ * Invariant: every egress, ingress and lateral packet lands in exactly one
+ * identity row (a real one or the overflow bucket), so the sum over rows of
+ * out/in/lateral equals the totals, to the byte.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agg.h"
+#include "banned.h"
+
+#define FLOW_FP_BITS 40
+#define FLOW_FP_MASK ((1ULL << FLOW_FP_BITS) - 1)
+#define FLOW_GEN_MAX 0xffffffu
+
+struct ident_slot {
+	uint32_t gen;
+	uint32_t name_id;
+	ew_addr addr;
+	uint64_t out_bytes, out_packets, in_bytes, in_packets;
+	uint64_t lateral_bytes, lateral_packets, flows;
+};
+
+struct pair_slot {
+	uint32_t gen;
+	uint32_t ident;         /* index into the identity slots */
+	ew_addr dst;
+	uint16_t port;
+	uint8_t proto;
+	uint64_t bytes, packets;
+};
+
+struct agg {
+	struct agg_limits lim;
+	struct hash_key key;
+	uint32_t gen;           /* generation of the current interval, never 0 */
+	uint32_t flow_gen;      /* 1..FLOW_GEN_MAX, fits the flow slot's top bits */
+
+	struct ident_slot *ids; /* id_cap + 1: the last is the overflow bucket */
+	uint32_t id_cap, nids;
+	uint32_t *id_used;      /* slot indexes in first-use order, max_identities + 1 */
+	uint32_t id_used_n;
+
+	struct pair_slot *pairs;
+	uint32_t pair_cap, npairs;
+	uint32_t *pair_used;
+
+	uint64_t *flows;
+	uint32_t flow_cap, nflows;
+
+	struct agg_totals totals;
+	size_t memory;
+	size_t ids_size, id_used_size, pairs_size, pair_used_size, flows_size;
+};
+
+/*
+ * Table memory: anonymous mappings (zero pages handed out lazily, so an
+ * unfilled table costs address space, not memory) with transparent huge
+ * pages asked for. Random probes into 100 MB of 4 KiB pages miss the TLB
+ * on nearly every packet; 2 MiB pages keep the page walk out of the
+ * per-packet cost.
+ */
+static void *table_alloc(size_t n)
+{
+	if (n == 0)
+		n = 1;
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (n >= (2u << 20))
+		madvise(p, n, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void table_free(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n ? n : 1);
+}
+
+/* Slots for n entries: 1.5 per entry, and always one more than n so that a
+ * probe of a full table meets an empty slot. */
+static uint64_t slots_for(uint32_t n)
+{
+	return (uint64_t)n + n / 2 + 1;
+}
+
+/* Maps a 64-bit hash onto [0, n) without a division (Lemire's fastrange). */
+static inline uint32_t range(uint64_t h, uint32_t n)
+{
+	return (uint32_t)(((unsigned __int128)h * n) >> 64);
+}
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t hash_addr(const struct agg *a, const ew_addr *x)
+{
+	return hash_mum(rd64(x->b) ^ a->key.k0, rd64(x->b + 8) ^ a->key.k1);
+}
+
+static inline uint64_t key_ident(const struct agg *a, const struct agg_ident *id)
+{
+	if (id->name_id)
+		return hash_mum(id->name_id ^ a->key.k0, 0x9e3779b97f4a7c15ULL ^ a->key.k1);
+	return hash_addr(a, &id->addr);
+}
+
+/* The pair hash comes from the identity's key hash, not its slot, so that
+ * the pair slot can be fetched while the identity is still being looked up
+ * (the slot index is what the pair stores and compares). */
+static inline uint64_t key_pair(const struct agg *a, uint64_t hident, uint64_t hdst, uint16_t port,
+				uint8_t proto)
+{
+	uint64_t extra = (uint64_t)port << 8 | proto;
+	return hash_mum(hdst ^ a->key.k1 ^ extra, hident ^ a->key.k0 ^ 0xa0761d6478bd642fULL);
+}
+
+/* The identity hash the overflow bucket's pairs use. */
+#define OVERFLOW_HASH 0x8ebc6af09c88c6e3ULL
+
+static inline uint64_t key_flow(const struct agg *a, uint64_t hsrc, uint64_t hdst,
+				const struct pkt_info *p)
+{
+	uint64_t extra = (uint64_t)p->sport << 24 | (uint64_t)p->dport << 8 | p->proto;
+	return hash_mum(hsrc ^ extra ^ a->key.k1, hdst ^ 0xe7037ed1a0b428dbULL);
+}
+
+static void release_tables(struct agg *a)
+{
+	table_free(a->flows, a->flows_size);
+	table_free(a->pair_used, a->pair_used_size);
+	table_free(a->pairs, a->pairs_size);
+	table_free(a->id_used, a->id_used_size);
+	table_free(a->ids, a->ids_size);
+}
+
+struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key)
+{
+	struct agg *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->lim = *lim;
+	a->key = *key;
+	a->gen = 1;
+	a->flow_gen = 1;
+	uint64_t ic = slots_for(lim->max_identities), pc = slots_for(lim->max_pairs),
+		 fc = slots_for(lim->max_flows);
+	if (ic >= UINT32_MAX || pc >= UINT32_MAX || fc >= UINT32_MAX)
+		goto out_free;
+	a->id_cap = (uint32_t)ic;
+	a->pair_cap = (uint32_t)pc;
+	a->flow_cap = (uint32_t)fc;
+
+	a->ids_size = (ic + 1) * sizeof(*a->ids);
+	a->id_used_size = ((size_t)lim->max_identities + 1) * sizeof(*a->id_used);
+	a->pairs_size = pc * sizeof(*a->pairs);
+	a->pair_used_size = (size_t)lim->max_pairs * sizeof(*a->pair_used);
+	a->flows_size = fc * sizeof(*a->flows);
+	a->ids = table_alloc(a->ids_size);
+	a->id_used = table_alloc(a->id_used_size);
+	a->pairs = table_alloc(a->pairs_size);
+	a->pair_used = table_alloc(a->pair_used_size);
+	a->flows = table_alloc(a->flows_size);
+	if (!a->ids || !a->id_used || !a->pairs || !a->pair_used || !a->flows)
+		goto out_free_tables;
+	a->memory = sizeof(*a) + a->ids_size + a->id_used_size + a->pairs_size +
+		    a->pair_used_size + a->flows_size;
+	return a;
+
+out_free_tables:
+	release_tables(a);
+out_free:
+	free(a);
+	return NULL;
+}
+
+void agg_free(struct agg *a)
+{
+	if (!a)
+		return;
+	release_tables(a);
+	free(a);
+}
+
+/* The identity's slot, claiming a free one if it is new; the overflow
+ * bucket when the table holds max_identities already. */
+static struct ident_slot *find_ident(struct agg *a, const struct agg_ident *id, uint64_t h,
+				     uint32_t *idx)
+{
+	uint32_t overflow = a->id_cap;
+	struct ident_slot *s;
+	if (!id) {
+		a->totals.identity_overflow++;
+		goto out_overflow;
+	}
+	uint32_t i = range(h, a->id_cap);
+	for (;;) {
+		s = &a->ids[i];
+		if (s->gen != a->gen)
+			break;
+		if (s->name_id == id->name_id && (id->name_id || addr_eq(&s->addr, &id->addr))) {
+			*idx = i;
+			return s;
+		}
+		if (++i == a->id_cap)
+			i = 0;
+	}
+	if (a->nids >= a->lim.max_identities) {
+		a->totals.identity_overflow++;
+		goto out_overflow;
+	}
+	memset(s, 0, sizeof(*s));
+	s->gen = a->gen;
+	s->name_id = id->name_id;
+	s->addr = id->addr;     /* a named identity's first address: its label without names */
+	a->nids++;
+	a->id_used[a->id_used_n++] = i;
+	*idx = i;
+	return s;
+
+out_overflow:
+	s = &a->ids[overflow];
+	if (s->gen != a->gen) {
+		memset(s, 0, sizeof(*s));
+		s->gen = a->gen;
+		a->id_used[a->id_used_n++] = overflow;
+	}
+	*idx = overflow;
+	return s;
+}
+
+static void add_pair(struct agg *a, uint32_t ident, uint64_t h, const struct pkt_info *p)
+{
+	uint32_t i = range(h, a->pair_cap);
+	struct pair_slot *s;
+	for (;;) {
+		s = &a->pairs[i];
+		if (s->gen != a->gen)
+			break;
+		if (s->ident == ident && s->port == p->dport && s->proto == p->proto &&
+		    addr_eq(&s->dst, &p->dst)) {
+			s->bytes += p->ip_bytes;
+			s->packets++;
+			return;
+		}
+		if (++i == a->pair_cap)
+			i = 0;
+	}
+	if (a->npairs >= a->lim.max_pairs) {
+		a->totals.pair_overflow++;
+		return;
+	}
+	s->gen = a->gen;
+	s->ident = ident;
+	s->dst = p->dst;
+	s->port = p->dport;
+	s->proto = p->proto;
+	s->bytes = p->ip_bytes;
+	s->packets = 1;
+	a->pair_used[a->npairs++] = i;
+}
+
+/* True if the flow is new this interval (and now remembered). */
+static bool add_flow(struct agg *a, uint64_t h)
+{
+	uint64_t want = (uint64_t)a->flow_gen << FLOW_FP_BITS | (h & FLOW_FP_MASK);
+	uint32_t i = range(h, a->flow_cap);
+	for (;;) {
+		uint64_t s = a->flows[i];
+		if (s >> FLOW_FP_BITS != a->flow_gen)
+			break;
+		if (s == want)
+			return false;
+		if (++i == a->flow_cap)
+			i = 0;
+	}
+	if (a->nflows >= a->lim.max_flows) {
+		a->totals.flow_overflow++;
+		return false;
+	}
+	a->flows[i] = want;
+	a->nflows++;
+	return true;
+}
+
+void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p)
+{
+	uint64_t bytes = p->ip_bytes;
+	struct agg_counter *total;
+	switch (dir) {
+	case DIR_EGRESS: total = &a->totals.egress; break;
+	case DIR_INGRESS: total = &a->totals.ingress; break;
+	case DIR_LATERAL: total = &a->totals.lateral; break;
+	default:
+		a->totals.transit.packets++;
+		a->totals.transit.bytes += bytes;
+		return;
+	}
+	total->packets++;
+	total->bytes += bytes;
+
+	/* All hashes first, and a prefetch of each table's first slot, so the
+	 * three cache misses of a big table overlap instead of adding up. */
+	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
+	uint64_t hid = 0;
+	if (id)
+		hid = id->name_id ? key_ident(a, id)
+		      : addr_eq(&id->addr, &p->src) ? hsrc
+		      : addr_eq(&id->addr, &p->dst) ? hdst : hash_addr(a, &id->addr);
+	__builtin_prefetch(&a->ids[range(hid, a->id_cap)]);
+	uint64_t hflow = key_flow(a, hsrc, hdst, p);
+	__builtin_prefetch(&a->flows[range(hflow, a->flow_cap)]);
+	uint64_t hpair = 0;
+	bool pair = dir == DIR_EGRESS && a->lim.top_n;
+	if (pair) {
+		hpair = key_pair(a, hid, hdst, p->dport, p->proto);
+		__builtin_prefetch(&a->pairs[range(hpair, a->pair_cap)]);
+	}
+
+	uint32_t idx;
+	struct ident_slot *s = find_ident(a, id, hid, &idx);
+	switch (dir) {
+	case DIR_EGRESS:
+		s->out_bytes += bytes;
+		s->out_packets++;
+		if (pair) {
+			if (idx == a->id_cap)
+				hpair = key_pair(a, OVERFLOW_HASH, hdst, p->dport, p->proto);
+			add_pair(a, idx, hpair, p);
+		}
+		break;
+	case DIR_INGRESS:
+		s->in_bytes += bytes;
+		s->in_packets++;
+		break;
+	default:
+		s->lateral_bytes += bytes;
+		s->lateral_packets++;
+		break;
+	}
+	if (add_flow(a, hflow))
+		s->flows++;
+}
+
+const struct agg_totals *agg_totals(const struct agg *a)
+{
+	return &a->totals;
+}
+
+void agg_reset(struct agg *a)
+{
+	memset(&a->totals, 0, sizeof(a->totals));
+	a->nids = a->id_used_n = 0;
+	a->npairs = 0;
+	a->nflows = 0;
+	/* A slot is empty when its generation is not the current one; only
+	 * when a counter wraps must the slots really be cleared, or a slot
+	 * written 2^32 intervals ago would look current. */
+	if (++a->gen == 0) {
+		for (uint32_t i = 0; i <= a->id_cap; i++)
+			a->ids[i].gen = 0;
+		for (uint32_t i = 0; i < a->pair_cap; i++)
+			a->pairs[i].gen = 0;
+		a->gen = 1;
+	}
+	if (++a->flow_gen > FLOW_GEN_MAX) {
+		memset(a->flows, 0, (size_t)a->flow_cap * sizeof(*a->flows));
+		a->flow_gen = 1;
+	}
+}
+
+size_t agg_memory(const struct agg *a)
+{
+	return a->memory;
+}
+
+/* ---- the report (flush time: allocates) ---- */
+
+/* A pair copied out of the table at flush time, grouped by identity row, so
+ * that choosing each identity's top destinations reads contiguous memory
+ * instead of chasing slots across the whole pair table. */
+struct dest {
+	ew_addr dst;
+	uint64_t bytes, packets;
+	uint16_t port;
+	uint8_t proto;
+};
+
+/* Order of destinations: more bytes first, then by address, port, proto,
+ * so equal inputs give byte-identical reports. */
+static int dest_cmp(const struct dest *x, const struct dest *y)
+{
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	int c = memcmp(x->dst.b, y->dst.b, 16);
+	if (c)
+		return c;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (int)x->proto - (int)y->proto;
+}
+
+static int dest_qcmp(const void *x, const void *y)
+{
+	return dest_cmp(x, y);
+}
+
+static void swap_dest(struct dest *x, struct dest *y)
+{
+	struct dest t = *x;
+	*x = *y;
+	*y = t;
+}
+
+/* Moves the best k of d[0..n) to d[0..k), sorted: a min-heap of the best
+ * k seen (worst on top) in d[0..k), fed from the rest. */
+static void top_k(struct dest *d, size_t n, size_t k)
+{
+	if (n <= k) {
+		qsort(d, n, sizeof(*d), dest_qcmp);
+		return;
+	}
+	for (size_t i = 1; i < k; i++)
+		for (size_t c = i; c > 0 && dest_cmp(&d[c], &d[(c - 1) / 2]) > 0; c = (c - 1) / 2)
+			swap_dest(&d[c], &d[(c - 1) / 2]);
+	for (size_t j = k; j < n; j++) {
+		if (dest_cmp(&d[j], &d[0]) >= 0)
+			continue;
+		swap_dest(&d[j], &d[0]);
+		size_t i = 0;
+		for (;;) {
+			size_t l = 2 * i + 1, r = l + 1, w = i;
+			if (l < k && dest_cmp(&d[l], &d[w]) > 0)
+				w = l;
+			if (r < k && dest_cmp(&d[r], &d[w]) > 0)
+				w = r;
+			if (w == i)
+				break;
+			swap_dest(&d[i], &d[w]);
+			i = w;
+		}
+	}
+	qsort(d, k, sizeof(*d), dest_qcmp);
+}
+
+static int ident_qcmp(const void *x, const void *y)
+{
+	const struct report_identity *a = x, *b = y;
+	if (a->out_bytes != b->out_bytes)
+		return a->out_bytes > b->out_bytes ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+int agg_to_report(const struct agg *a, const char *(*name_of)(void *ctx, uint32_t id), void *ctx,
+		  struct report *r)
+{
+	uint32_t n = a->id_used_n, np = a->npairs;
+	uint32_t *row_of = NULL, *off = NULL;
+	struct dest *dests = NULL;
+	struct report_identity *ids = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; i < r->nids; i++)
+		free(r->ids[i].dests);
+	free(r->ids);
+	r->ids = NULL;
+	r->nids = 0;
+	if (n == 0)
+		return 0;
+
+	ids = calloc(n, sizeof(*ids));
+	row_of = malloc(((size_t)a->id_cap + 1) * sizeof(*row_of));
+	off = calloc((size_t)n + 1, sizeof(*off));
+	dests = malloc(((size_t)np + 1) * sizeof(*dests));
+	if (!ids || !row_of || !off || !dests)
+		goto out_free;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t slot = a->id_used[k];
+		const struct ident_slot *s = &a->ids[slot];
+		struct report_identity *ri = &ids[k];
+		row_of[slot] = k;
+		const char *name = NULL;
+		if (slot == a->id_cap)
+			name = OVERFLOW_IDENTITY;
+		else if (s->name_id && name_of)
+			name = name_of(ctx, s->name_id);
+		if (name)
+			snprintf(ri->name, sizeof(ri->name), "%s", name);
+		else
+			addr_format(&s->addr, ri->name, sizeof(ri->name));
+		ri->out_bytes = s->out_bytes;
+		ri->out_packets = s->out_packets;
+		ri->in_bytes = s->in_bytes;
+		ri->in_packets = s->in_packets;
+		ri->lateral_bytes = s->lateral_bytes;
+		ri->lateral_packets = s->lateral_packets;
+		ri->flows = s->flows;
+		ri->has_lateral = true;
+		ri->has_flows = true;
+	}
+
+	/* Counting sort of the pairs by row: count, then place. The slots are
+	 * scattered, so fetch a few ahead. */
+	for (uint32_t k = 0; k < np; k++) {
+		if (k + 16 < np)
+			__builtin_prefetch(&a->pairs[a->pair_used[k + 16]]);
+		off[row_of[a->pairs[a->pair_used[k]].ident] + 1]++;
+	}
+	for (uint32_t k = 0; k < n; k++)
+		off[k + 1] += off[k];
+	for (uint32_t k = 0; k < np; k++) {
+		if (k + 16 < np)
+			__builtin_prefetch(&a->pairs[a->pair_used[k + 16]]);
+		const struct pair_slot *ps = &a->pairs[a->pair_used[k]];
+		struct dest *d = &dests[off[row_of[ps->ident]]++];
+		d->dst = ps->dst;
+		d->bytes = ps->bytes;
+		d->packets = ps->packets;
+		d->port = ps->port;
+		d->proto = ps->proto;
+	}
+	/* off[k] is now the end of row k's run, which starts at off[k - 1]. */
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t start = k ? off[k - 1] : 0, cnt = off[k] - start;
+		size_t keep = cnt < a->lim.top_n ? cnt : a->lim.top_n;
+		if (keep == 0)
+			continue;
+		top_k(dests + start, cnt, keep);
+		struct report_dest *rd = calloc(keep, sizeof(*rd));
+		if (!rd)
+			goto out_free_dests;
+		for (size_t j = 0; j < keep; j++) {
+			const struct dest *d = &dests[start + j];
+			rd[j].addr = d->dst;
+			rd[j].port = d->port;
+			rd[j].proto = d->proto;
+			rd[j].bytes = d->bytes;
+			rd[j].packets = d->packets;
+		}
+		ids[k].dests = rd;
+		ids[k].ndests = keep;
+	}
+	qsort(ids, n, sizeof(*ids), ident_qcmp);
+	r->ids = ids;
+	r->nids = n;
+	ids = NULL;
+	rc = 0;
+
+out_free_dests:
+	if (ids)
+		for (uint32_t k = 0; k < n; k++)
+			free(ids[k].dests);
+out_free:
+	free(dests);
+	free(off);
+	free(row_of);
+	free(ids);
+	return rc;
+}

@@ -1,0 +1,998 @@
+/*
+ * reporter: delivers the sensor's reports to the Redis stream, in order,
+ * without ever blocking capture (see reporter.h for the contract).
+ *
+ * Where a report is, oldest first: the spool (on disk), then the memory
+ * queue. Every spooled report is older than every queued one, so the next
+ * report to send is always the spool's front, else the queue's front. The
+ * queue spills its oldest into the spool when full, and all of it the moment
+ * the connection is lost; while Redis is away new reports go straight to the
+ * spool, so a crash while Redis is down loses nothing.
+ *
+ * One XADD is in flight at a time, and a report leaves the spool or queue
+ * only when Redis acknowledged it (the in-flight seq is remembered, so a
+ * report that the spool dropped meanwhile is never mistaken for the next).
+ * When the connection dies with an XADD unanswered, the report may or may
+ * not be in the stream: after reconnecting, the newest entries of the stream
+ * are searched for it before it is sent again, so a Redis restart does not
+ * duplicate it. An error reply is counted and retried after a backoff.
+ *
+ * seq: the next number is written durably to SPOOL_DIR/seq (temp file,
+ * fsync, rename) before a report is queued, so no restart reuses a number.
+ *
+ * hiredis 0.14 runs reply callbacks with a NULL reply when the connection
+ * is freed; those only clear state here, and reconnecting always happens
+ * from a timer, never inside a hiredis callback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "identity_map.h"
+#include "reporter.h"
+#include "spool.h"
+#include "banned.h"
+
+#define DEFAULT_SPOOL_MAX (1ull << 30)
+#define DEFAULT_QUEUE_MAX 64
+#define DEFAULT_HEARTBEAT_S 5.0
+#define DEFAULT_IDMAP_POLL_S 10.0
+#define RECONNECT_MIN_S 0.2
+#define RECONNECT_MAX_S 5.0
+#define ERROR_RETRY_MIN_S 0.5
+#define ERROR_RETRY_MAX_S 30.0
+#define CONNECT_TIMEOUT_S 10.0
+#define REPLY_TIMEOUT_S 30.0
+#define DUP_CHECK_ENTRIES 1000  /* stream entries searched for an unanswered XADD */
+#define IDMAP_MAX_ENTRIES (1u << 20)
+
+enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_AUTH, CONN_READY };
+
+struct qitem {
+	uint64_t seq;
+	double end;
+	char *json;
+	size_t len;
+};
+
+struct reporter {
+	struct event_base *base;
+	struct redis_addr redis;
+	char *prefix, *sensor_id, *spool_dir;
+	char *k_stream, *k_sensor, *k_sensors, *k_idmap;
+	char *seq_path, *seq_tmp;
+	char maxlen[24];
+	uint64_t spool_max;
+	double heartbeat_s, idmap_poll_s;
+
+	redisAsyncContext *ac;
+	enum conn_state state;
+	bool away;              /* lost or never reached since the last READY */
+	bool ever_ready, freeing;
+	double backoff, err_backoff;
+	struct event *ev_connect, *ev_retry, *ev_watchdog, *ev_hb, *ev_idmap, *ev_deadline;
+
+	struct qitem *q;        /* ring of qcap */
+	size_t qcap, qhead, qlen;
+	struct spool *spool;
+	uint64_t next_seq;
+
+	bool inflight, retry_wait, uncertain, checking;
+	uint64_t inflight_seq, uncertain_seq;
+	unsigned hb_pending;
+	bool idmap_busy, idmap_polled;
+	uint64_t idmap_hash;
+	void (*idmap_cb)(void *ctx, struct identity_map *m);
+	void *idmap_ctx;
+
+	struct reporter_stats st;
+	uint64_t lost;          /* could not be spooled (write error) */
+	uint64_t submit_errors, idmap_bad, idmap_updates, dups_avoided;
+	uint64_t last_seq;
+	double last_end;
+	struct report_stats cap;
+};
+
+static void pump(struct reporter *rp);
+static void conn_start(struct reporter *rp);
+
+static void rlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void rlog(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("egress-sensor: reporter: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* Log the 1st, 2nd, 4th, 8th... occurrence: a Redis outage or a bad reply
+ * repeated every second must not flood the log. */
+static bool log_worthy(uint64_t n)
+{
+	return n && (n & (n - 1)) == 0;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timeval tv_of(double s)
+{
+	if (s < 0)
+		s = 0;
+	struct timeval tv;
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+static void timer_in(struct event *ev, double s)
+{
+	struct timeval tv = tv_of(s);
+	evtimer_add(ev, &tv);
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb + 1);
+	}
+	return s;
+}
+
+static void refresh_stats(struct reporter *rp)
+{
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	rp->st.queue_depth = rp->qlen;
+	rp->st.spool_depth = ss->records;
+	rp->st.spool_dropped = ss->dropped + rp->lost;
+}
+
+/* --- seq file -------------------------------------------------------- */
+
+static int load_seq(struct reporter *rp, uint64_t *next, char *err, size_t errlen)
+{
+	*next = 1;
+	FILE *f = fopen(rp->seq_path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", rp->seq_path, strerror(errno));
+		return -1;
+	}
+	char buf[64] = "";
+	bool ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	char *end;
+	errno = 0;
+	unsigned long long v = ok ? strtoull(buf, &end, 10) : 0;
+	if (!ok || errno || end == buf || (*end && *end != '\n') || v == 0) {
+		/* Guessing would risk reusing numbers the collector already saw. */
+		snprintf(err, errlen, "%s: not a sequence number; fix or remove it", rp->seq_path);
+		return -1;
+	}
+	*next = v;
+	return 0;
+}
+
+static int store_seq(struct reporter *rp, uint64_t next)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", next);
+	int fd = open(rp->seq_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
+		close(fd);
+		unlink(rp->seq_tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(rp->seq_tmp, rp->seq_path) < 0) {
+		unlink(rp->seq_tmp);
+		return -1;
+	}
+	int dfd = open(rp->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* --- where reports wait ---------------------------------------------- */
+
+static void spool_put(struct reporter *rp, uint64_t seq, const char *json, size_t len)
+{
+	uint64_t dropped = spool_stats(rp->spool)->dropped;
+	if (spool_append(rp->spool, seq, json, len) == 0) {
+		rp->st.spooled++;
+	} else if (spool_stats(rp->spool)->dropped == dropped) {
+		rp->lost++;
+		if (log_worthy(rp->lost))
+			rlog("cannot write report %" PRIu64 " to the spool in %s (%" PRIu64
+			     " lost so far)", seq, rp->spool_dir, rp->lost);
+	}
+	uint64_t d = spool_stats(rp->spool)->dropped;
+	if (d != dropped && log_worthy(d))
+		rlog("spool full (%" PRIu64 " bytes): dropped oldest reports, %" PRIu64 " so far",
+		     rp->spool_max, d);
+}
+
+static void spill_oldest(struct reporter *rp)
+{
+	struct qitem *it = &rp->q[rp->qhead];
+	spool_put(rp, it->seq, it->json, it->len);
+	free(it->json);
+	it->json = NULL;
+	rp->qhead = (rp->qhead + 1) % rp->qcap;
+	rp->qlen--;
+}
+
+static void spill_all(struct reporter *rp)
+{
+	while (rp->qlen)
+		spill_oldest(rp);
+}
+
+/* Reads "end" from a spooled report for the heartbeat; 0 if it can't. */
+static double json_end(const void *data, size_t len)
+{
+	json_t *j = json_loadb(data, len, 0, NULL);
+	double end = j ? json_number_value(json_object_get(j, "end")) : 0;
+	json_decref(j);
+	return end;
+}
+
+/* Redis has report seq: take it off whichever holds the oldest. */
+static void acked(struct reporter *rp, uint64_t seq)
+{
+	uint64_t key;
+	const void *data;
+	size_t len;
+	rp->st.sent++;
+	rp->last_seq = seq;
+	if (spool_count(rp->spool)) {
+		if (spool_front(rp->spool, &key, &data, &len) == 0 && key == seq) {
+			rp->last_end = json_end(data, len);
+			spool_pop(rp->spool);
+		}
+	} else if (rp->qlen && rp->q[rp->qhead].seq == seq) {
+		struct qitem *it = &rp->q[rp->qhead];
+		rp->last_end = it->end;
+		free(it->json);
+		it->json = NULL;
+		rp->qhead = (rp->qhead + 1) % rp->qcap;
+		rp->qlen--;
+	}
+	refresh_stats(rp);
+}
+
+/* --- connection ------------------------------------------------------ */
+
+static void conn_lost(struct reporter *rp, const char *why)
+{
+	bool was_ready = rp->state == CONN_READY;
+	rp->state = CONN_IDLE;
+	rp->inflight = rp->checking = false;
+	rp->hb_pending = 0;
+	rp->idmap_busy = false;
+	evtimer_del(rp->ev_watchdog);
+	evtimer_del(rp->ev_retry);
+	rp->retry_wait = false;
+	if (!rp->away || was_ready) {
+		char a[400];
+		rlog("redis %s: %s; spooling reports to %s until it is back",
+		     redis_addr_str(&rp->redis, a, sizeof(a)), why, rp->spool_dir);
+	}
+	rp->away = true;
+	spill_all(rp);
+	refresh_stats(rp);
+	/* Jitter spreads a fleet of sensors reconnecting after a Redis restart. */
+	double wait = rp->backoff * (0.8 + 0.4 * ((double)random() / RAND_MAX));
+	timer_in(rp->ev_connect, wait);
+	rp->backoff = fmin(rp->backoff * 2, RECONNECT_MAX_S);
+}
+
+/* Drops the connection from outside any hiredis callback. */
+static void conn_abort(struct reporter *rp, const char *why)
+{
+	redisAsyncContext *ac = rp->ac;
+	if (!ac)
+		return;
+	rp->ac = NULL;          /* so its disconnect callback is ignored */
+	redisAsyncFree(ac);
+	conn_lost(rp, why);
+}
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	rp->st.redis_errors++;
+	conn_abort(rp, rp->state == CONN_READY ? "no reply in time" : "connect timed out");
+}
+
+static void disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct reporter *rp = ac->data;
+	(void)status;
+	if (rp->freeing || ac != rp->ac)
+		return;
+	rp->ac = NULL;
+	conn_lost(rp, ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+static void check_cb(redisAsyncContext *ac, void *r, void *priv);
+
+static void on_ready(struct reporter *rp)
+{
+	char a[400];
+	rp->state = CONN_READY;
+	evtimer_del(rp->ev_watchdog);
+	rp->backoff = RECONNECT_MIN_S;
+	if (rp->ever_ready)
+		rp->st.reconnects++;
+	if (rp->away)
+		rlog("redis %s: connected", redis_addr_str(&rp->redis, a, sizeof(a)));
+	rp->ever_ready = true;
+	rp->away = false;
+	if (rp->uncertain) {
+		/* Did the XADD that was unanswered when the link died get in? */
+		char count[16];
+		snprintf(count, sizeof(count), "%d", DUP_CHECK_ENTRIES);
+		const char *argv[] = {"XREVRANGE", rp->k_stream, "+", "-", "COUNT", count};
+		if (redisAsyncCommandArgv(rp->ac, check_cb, rp, 6, argv, NULL) == REDIS_OK) {
+			rp->checking = true;
+			timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
+		}
+	}
+	if (!rp->idmap_polled && rp->idmap_poll_s > 0)
+		event_active(rp->ev_idmap, EV_TIMEOUT, 0);
+	event_active(rp->ev_hb, EV_TIMEOUT, 0);
+	pump(rp);
+}
+
+static void auth_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (!reply || rp->freeing || ac != rp->ac)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		rp->st.redis_errors++;
+		/* Redis's reply names no secret ("WRONGPASS invalid username-password pair"). */
+		char a[400];
+		rlog("redis %s: AUTH%s%s refused: %.200s", redis_addr_str(&rp->redis, a, sizeof(a)),
+		     rp->redis.user[0] ? " as " : "", rp->redis.user, reply->str);
+		redisAsyncDisconnect(ac);
+		return;
+	}
+	on_ready(rp);
+}
+
+static void connect_cb(const redisAsyncContext *cac, int status)
+{
+	struct reporter *rp = cac->data;
+	if (rp->freeing || cac != rp->ac)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback returns. */
+		rp->ac = NULL;
+		conn_lost(rp, cac->errstr[0] ? cac->errstr : "connect failed");
+		return;
+	}
+	redisAsyncContext *ac = rp->ac;
+	if (rp->redis.password[0]) {
+		rp->state = CONN_AUTH;
+		int rc;
+		if (rp->redis.user[0]) {
+			const char *argv[] = {"AUTH", rp->redis.user, rp->redis.password};
+			rc = redisAsyncCommandArgv(ac, auth_cb, rp, 3, argv, NULL);
+		} else {
+			const char *argv[] = {"AUTH", rp->redis.password};
+			rc = redisAsyncCommandArgv(ac, auth_cb, rp, 2, argv, NULL);
+		}
+		if (rc != REDIS_OK)
+			redisAsyncDisconnect(ac);
+		return;
+	}
+	on_ready(rp);
+}
+
+static void conn_start(struct reporter *rp)
+{
+	if (rp->ac || rp->freeing)
+		return;
+	evtimer_del(rp->ev_connect);
+	redisAsyncContext *ac = rp->redis.path[0] ? redisAsyncConnectUnix(rp->redis.path)
+						  : redisAsyncConnect(rp->redis.host, rp->redis.port);
+	if (!ac || ac->err) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		conn_lost(rp, why);
+		return;
+	}
+	ac->data = rp;
+	if (redisLibeventAttach(ac, rp->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		conn_lost(rp, "cannot attach to the event loop");
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, connect_cb);
+	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
+	rp->ac = ac;
+	rp->state = CONN_CONNECTING;
+	timer_in(rp->ev_watchdog, CONNECT_TIMEOUT_S);
+}
+
+static void connect_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_start(arg);
+}
+
+/* Asks for a connection soon, unless one is up or already coming. */
+static void want_connection(struct reporter *rp)
+{
+	if (!rp->ac && !evtimer_pending(rp->ev_connect, NULL))
+		timer_in(rp->ev_connect, 0);
+}
+
+/* --- sending --------------------------------------------------------- */
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	rp->retry_wait = false;
+	pump(rp);
+}
+
+static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing)
+		return;
+	if (!rp->inflight)
+		return;
+	rp->inflight = false;
+	if (!reply || ac != rp->ac) {
+		/* The link died with this XADD unanswered: it may be in the stream. */
+		rp->uncertain = true;
+		rp->uncertain_seq = rp->inflight_seq;
+		return;
+	}
+	evtimer_del(rp->ev_watchdog);
+	if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+		rp->st.redis_errors++;
+		if (log_worthy(rp->st.redis_errors))
+			rlog("XADD %s of report %" PRIu64 " failed: %.200s (retrying in %.1fs; %" PRIu64
+			     " errors so far)", rp->k_stream, rp->inflight_seq,
+			     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply",
+			     rp->err_backoff, rp->st.redis_errors);
+		rp->retry_wait = true;
+		timer_in(rp->ev_retry, rp->err_backoff);
+		rp->err_backoff = fmin(rp->err_backoff * 2, ERROR_RETRY_MAX_S);
+		return;
+	}
+	rp->err_backoff = ERROR_RETRY_MIN_S;
+	acked(rp, rp->inflight_seq);
+	pump(rp);
+}
+
+/* Is entry [id, [field, value, ...]] this sensor's report seq? */
+static bool entry_is(const redisReply *e, const char *sensor, uint64_t seq)
+{
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[1]->type != REDIS_REPLY_ARRAY)
+		return false;
+	const redisReply *f = e->element[1];
+	for (size_t i = 0; i + 1 < f->elements; i += 2) {
+		const redisReply *k = f->element[i], *v = f->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    strcmp(k->str, "report") != 0)
+			continue;
+		json_t *j = json_loadb(v->str, v->len, 0, NULL);
+		const char *s = j ? json_string_value(json_object_get(j, "sensor")) : NULL;
+		json_t *q = j ? json_object_get(j, "seq") : NULL;
+		bool match = s && strcmp(s, sensor) == 0 && json_is_integer(q) &&
+			     (uint64_t)json_integer_value(q) == seq;
+		json_decref(j);
+		if (match)
+			return true;
+	}
+	return false;
+}
+
+static void check_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !rp->checking)
+		return;
+	rp->checking = false;
+	if (!reply || ac != rp->ac)
+		return;         /* still uncertain; checked on the next connection */
+	evtimer_del(rp->ev_watchdog);
+	rp->uncertain = false;
+	if (reply->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < reply->elements; i++) {
+			if (entry_is(reply->element[i], rp->sensor_id, rp->uncertain_seq)) {
+				rp->dups_avoided++;
+				acked(rp, rp->uncertain_seq);
+				break;
+			}
+		}
+	} else {
+		/* Can't tell: send it again; the collector dedupes by (sensor, seq). */
+		rp->st.redis_errors++;
+	}
+	pump(rp);
+}
+
+static void pump(struct reporter *rp)
+{
+	if (rp->state != CONN_READY || !rp->ac || rp->inflight || rp->retry_wait ||
+	    rp->uncertain || rp->checking)
+		return;
+	uint64_t seq;
+	const void *data;
+	size_t len;
+	for (;;) {
+		if (spool_count(rp->spool)) {
+			int rc = spool_front(rp->spool, &seq, &data, &len);
+			if (rc < 0)
+				continue;       /* unreadable record dropped and counted */
+			if (rc == 1)
+				return;
+			break;
+		}
+		if (!rp->qlen)
+			return;
+		struct qitem *it = &rp->q[rp->qhead];
+		seq = it->seq;
+		data = it->json;
+		len = it->len;
+		break;
+	}
+	const char *argv[8];
+	size_t argvlen[8];
+	int argc = 0;
+	argv[argc++] = "XADD";
+	argv[argc++] = rp->k_stream;
+	if (rp->maxlen[0]) {
+		argv[argc++] = "MAXLEN";
+		argv[argc++] = "~";
+		argv[argc++] = rp->maxlen;
+	}
+	argv[argc++] = "*";
+	argv[argc++] = "report";
+	argv[argc++] = data;
+	for (int i = 0; i < argc - 1; i++)
+		argvlen[i] = strlen(argv[i]);
+	argvlen[argc - 1] = len;        /* a spooled payload has no NUL */
+	/* hiredis copies the command into its output buffer right away. */
+	if (redisAsyncCommandArgv(rp->ac, xadd_cb, rp, argc, argv, argvlen) != REDIS_OK)
+		return;
+	rp->inflight = true;
+	rp->inflight_seq = seq;
+	timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
+}
+
+/* --- heartbeat and identity map ---------------------------------------- */
+
+static void hb_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	if (rp->hb_pending)
+		rp->hb_pending--;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		rp->st.redis_errors++;
+		if (log_worthy(rp->st.redis_errors))
+			rlog("heartbeat %s: %.200s", rp->k_sensor, reply->str);
+	}
+}
+
+static void hb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	if (rp->state != CONN_READY || !rp->ac) {
+		want_connection(rp);
+		return;
+	}
+	if (rp->hb_pending)
+		return;
+	refresh_stats(rp);
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	char v[11][32];
+	snprintf(v[0], 32, "%" PRIu64, rp->cap.packets_seen);
+	snprintf(v[1], 32, "%" PRIu64, rp->cap.packets_undecoded);
+	snprintf(v[2], 32, "%" PRIu64, rp->cap.drops_kernel);
+	snprintf(v[3], 32, "%" PRIu64, rp->cap.drops_iface);
+	snprintf(v[4], 32, "%" PRIu64, rp->st.queue_depth);
+	snprintf(v[5], 32, "%" PRIu64, rp->st.spool_depth);
+	snprintf(v[6], 32, "%" PRIu64, rp->st.spool_dropped);
+	snprintf(v[7], 32, "%" PRIu64, rp->st.sent);
+	snprintf(v[8], 32, "%" PRIu64, rp->last_seq);
+	snprintf(v[9], 32, "%.6f", rp->last_end);
+	snprintf(v[10], 32, "%.3f", (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+	static const char *const names[11] = {
+		"packets_seen", "packets_undecoded", "drops_kernel", "drops_iface",
+		"queue_depth", "spool_depth", "spool_dropped", "sent", "last_report_seq",
+		"last_report_end", "wall_time",
+	};
+	const char *argv[2 + 22];
+	int argc = 0;
+	argv[argc++] = "HSET";
+	argv[argc++] = rp->k_sensor;
+	for (int i = 0; i < 11; i++) {
+		argv[argc++] = names[i];
+		argv[argc++] = v[i];
+	}
+	char ttl[24];
+	/* Outlives a few missed beats, so a dashboard sees "stale", then "gone". */
+	snprintf(ttl, sizeof(ttl), "%ld", (long)fmax(ceil(rp->heartbeat_s * 3), 10));
+	const char *ex[] = {"EXPIRE", rp->k_sensor, ttl};
+	const char *sadd[] = {"SADD", rp->k_sensors, rp->sensor_id};
+	if (redisAsyncCommandArgv(rp->ac, hb_reply_cb, rp, argc, argv, NULL) == REDIS_OK)
+		rp->hb_pending++;
+	if (redisAsyncCommandArgv(rp->ac, hb_reply_cb, rp, 3, ex, NULL) == REDIS_OK)
+		rp->hb_pending++;
+	if (redisAsyncCommandArgv(rp->ac, hb_reply_cb, rp, 3, sadd, NULL) == REDIS_OK)
+		rp->hb_pending++;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void idmap_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	rp->idmap_busy = false;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+		rp->st.redis_errors++;
+		if (log_worthy(rp->st.redis_errors))
+			rlog("HGETALL %s: %.200s", rp->k_idmap,
+			     reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+		return;
+	}
+	rp->idmap_polled = true;
+	size_t n = reply->elements / 2;
+	if (n > IDMAP_MAX_ENTRIES) {
+		rp->idmap_bad++;
+		if (log_worthy(rp->idmap_bad))
+			rlog("%s has %zu entries, more than %u: not used", rp->k_idmap, n,
+			     IDMAP_MAX_ENTRIES);
+		return;
+	}
+	/* Order-independent, so the same content in another order is no change. */
+	uint64_t h = mix64(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		uint64_t e = fnv1a(0xcbf29ce484222325ull, k->str, k->len);
+		e = fnv1a(e, "", 1);
+		e = fnv1a(e, v->str, v->len);
+		h += mix64(e);
+	}
+	if (!rp->idmap_cb || h == rp->idmap_hash)
+		return;
+	struct identity_map *m = identity_map_new();
+	if (!m)
+		return;         /* tried again at the next poll */
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *k = reply->element[2 * i], *v = reply->element[2 * i + 1];
+		char err[256];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    strlen(k->str) != k->len || strlen(v->str) != v->len) {
+			bad++;
+			continue;
+		}
+		if (identity_map_add(m, k->str, v->str, err, sizeof(err)) < 0) {
+			if (bad++ < 5)
+				rlog("%s: entry \"%.64s\": %s (skipped)", rp->k_idmap, k->str, err);
+		}
+	}
+	rp->idmap_bad += bad;
+	rp->idmap_hash = h;
+	rp->idmap_updates++;
+	rlog("identity map from %s: %zu entries, %zu skipped", rp->k_idmap, n - bad, bad);
+	rp->idmap_cb(rp->idmap_ctx, m);
+}
+
+static void idmap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	if (rp->state != CONN_READY || !rp->ac || rp->idmap_busy)
+		return;
+	const char *argv[] = {"HGETALL", rp->k_idmap};
+	if (redisAsyncCommandArgv(rp->ac, idmap_reply_cb, rp, 2, argv, NULL) == REDIS_OK)
+		rp->idmap_busy = true;
+}
+
+/* --- the interface ----------------------------------------------------- */
+
+static bool sensor_id_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > SENSOR_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    !strchr("._:@/-", c))
+			return false;
+	}
+	return true;
+}
+
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+struct reporter *reporter_new(struct event_base *base, const struct reporter_config *cfg,
+			      char *err, size_t errlen)
+{
+	if (!sensor_id_valid(cfg->sensor_id)) {
+		snprintf(err, errlen, "sensor id must be 1..%d of [A-Za-z0-9._:@/-]",
+			 SENSOR_NAME_MAX);
+		return NULL;
+	}
+	if (!cfg->spool_dir || !cfg->spool_dir[0]) {
+		snprintf(err, errlen, "no spool directory");
+		return NULL;
+	}
+	if (!cfg->redis.path[0] && !cfg->redis.host[0]) {
+		snprintf(err, errlen, "no redis address");
+		return NULL;
+	}
+	struct reporter *rp = calloc(1, sizeof(*rp));
+	if (!rp) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rp->base = base;
+	rp->redis = cfg->redis;
+	rp->spool_max = cfg->spool_max_bytes ? cfg->spool_max_bytes : DEFAULT_SPOOL_MAX;
+	rp->qcap = cfg->queue_max ? cfg->queue_max : DEFAULT_QUEUE_MAX;
+	rp->heartbeat_s = cfg->heartbeat_s > 0 ? cfg->heartbeat_s : DEFAULT_HEARTBEAT_S;
+	rp->idmap_poll_s = cfg->idmap_poll_s < 0 ? DEFAULT_IDMAP_POLL_S : cfg->idmap_poll_s;
+	if (cfg->stream_maxlen)
+		snprintf(rp->maxlen, sizeof(rp->maxlen), "%zu", cfg->stream_maxlen);
+	rp->backoff = RECONNECT_MIN_S;
+	rp->err_backoff = ERROR_RETRY_MIN_S;
+	const char *prefix = cfg->prefix ? cfg->prefix : "egress:";
+	rp->prefix = strdup(prefix);
+	rp->sensor_id = strdup(cfg->sensor_id);
+	rp->spool_dir = strdup(cfg->spool_dir);
+	rp->k_stream = join(prefix, "reports");
+	rp->k_sensors = join(prefix, "sensors");
+	rp->k_idmap = join(prefix, "identity-map");
+	char *ks = join(prefix, "sensor:");
+	rp->k_sensor = ks ? join(ks, cfg->sensor_id) : NULL;
+	free(ks);
+	rp->seq_path = join(cfg->spool_dir, "/seq");
+	rp->seq_tmp = join(cfg->spool_dir, "/seq.tmp");
+	rp->q = calloc(rp->qcap, sizeof(*rp->q));
+	rp->ev_connect = evtimer_new(base, connect_timer_cb, rp);
+	rp->ev_retry = evtimer_new(base, retry_cb, rp);
+	rp->ev_watchdog = evtimer_new(base, watchdog_cb, rp);
+	rp->ev_deadline = evtimer_new(base, noop_cb, rp);
+	rp->ev_hb = event_new(base, -1, EV_PERSIST, hb_cb, rp);
+	rp->ev_idmap = event_new(base, -1, EV_PERSIST, idmap_cb, rp);
+	if (!rp->prefix || !rp->sensor_id || !rp->spool_dir || !rp->k_stream || !rp->k_sensors ||
+	    !rp->k_idmap || !rp->k_sensor || !rp->seq_path || !rp->seq_tmp || !rp->q ||
+	    !rp->ev_connect || !rp->ev_retry || !rp->ev_watchdog || !rp->ev_deadline ||
+	    !rp->ev_hb || !rp->ev_idmap) {
+		snprintf(err, errlen, "out of memory");
+		goto out_free;
+	}
+	rp->spool = spool_open(cfg->spool_dir, rp->spool_max, true, err, errlen);
+	if (!rp->spool)
+		goto out_free;
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	if (ss->torn)
+		rlog("spool %s: %" PRIu64 " torn record(s) from a crash discarded", cfg->spool_dir,
+		     ss->torn);
+	if (ss->records)
+		rlog("spool %s: %" PRIu64 " report(s) from an earlier run to send first",
+		     cfg->spool_dir, ss->records);
+	if (load_seq(rp, &rp->next_seq, err, errlen) < 0)
+		goto out_free;
+	if (spool_max_key(rp->spool) >= rp->next_seq)
+		rp->next_seq = spool_max_key(rp->spool) + 1;
+	struct timeval hb = tv_of(rp->heartbeat_s);
+	event_add(rp->ev_hb, &hb);
+	if (rp->idmap_poll_s > 0) {
+		struct timeval ip = tv_of(rp->idmap_poll_s);
+		event_add(rp->ev_idmap, &ip);
+	}
+	/* Lazy: the first attempt runs from the loop, never in here. */
+	want_connection(rp);
+	refresh_stats(rp);
+	return rp;
+out_free:
+	reporter_free(rp);
+	return NULL;
+}
+
+void reporter_free(struct reporter *rp)
+{
+	if (!rp)
+		return;
+	rp->freeing = true;
+	if (rp->spool)
+		spill_all(rp);
+	if (rp->ac) {
+		redisAsyncContext *ac = rp->ac;
+		rp->ac = NULL;
+		redisAsyncFree(ac);
+	}
+	struct event *evs[] = {rp->ev_connect, rp->ev_retry, rp->ev_watchdog,
+			       rp->ev_deadline, rp->ev_hb, rp->ev_idmap};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	for (size_t i = 0; rp->q && i < rp->qcap; i++)
+		free(rp->q[i].json);
+	free(rp->q);
+	spool_close(rp->spool);
+	free(rp->prefix);
+	free(rp->sensor_id);
+	free(rp->spool_dir);
+	free(rp->k_stream);
+	free(rp->k_sensor);
+	free(rp->k_sensors);
+	free(rp->k_idmap);
+	free(rp->seq_path);
+	free(rp->seq_tmp);
+	explicit_bzero(&rp->redis, sizeof(rp->redis));
+	free(rp);
+}
+
+int reporter_submit(struct reporter *rp, struct report *r)
+{
+	if (!rp || !r)
+		return -1;
+	snprintf(r->sensor, sizeof(r->sensor), "%s", rp->sensor_id);
+	r->seq = rp->next_seq;
+	refresh_stats(rp);
+	r->stats.spool_dropped = rp->st.spool_dropped;
+	char *json = report_to_json(r);
+	size_t len = json ? strlen(json) : 0;
+	if (!json || len > SPOOL_RECORD_MAX) {
+		rp->submit_errors++;
+		rlog("report %" PRIu64 ": %s (not sent)", r->seq,
+		     json ? "larger than a spool record" : "out of memory");
+		free(json);
+		return -1;
+	}
+	/* The number is spent durably first: no restart can hand it out again. */
+	if (store_seq(rp, rp->next_seq + 1) < 0) {
+		rp->submit_errors++;
+		if (log_worthy(rp->submit_errors))
+			rlog("cannot write %s: %s; report %" PRIu64 " not sent", rp->seq_path,
+			     strerror(errno), r->seq);
+		free(json);
+		return -1;
+	}
+	rp->next_seq++;
+	rp->st.submitted++;
+	if (rp->away) {
+		spool_put(rp, r->seq, json, len);
+		free(json);
+	} else {
+		if (rp->qlen == rp->qcap)
+			spill_oldest(rp);
+		struct qitem *it = &rp->q[(rp->qhead + rp->qlen) % rp->qcap];
+		it->seq = r->seq;
+		it->end = r->end;
+		it->json = json;
+		it->len = len;
+		rp->qlen++;
+	}
+	refresh_stats(rp);
+	want_connection(rp);
+	pump(rp);
+	return 0;
+}
+
+void reporter_set_capture_stats(struct reporter *rp, const struct report_stats *st)
+{
+	rp->cap = *st;
+}
+
+void reporter_on_identity_map(struct reporter *rp,
+			      void (*cb)(void *ctx, struct identity_map *m), void *ctx)
+{
+	rp->idmap_cb = cb;
+	rp->idmap_ctx = ctx;
+}
+
+static size_t undelivered(const struct reporter *rp)
+{
+	return rp->qlen + spool_count(rp->spool);
+}
+
+size_t reporter_drain(struct reporter *rp, double timeout_s)
+{
+	double deadline = now_mono() + timeout_s;
+	want_connection(rp);
+	while (undelivered(rp)) {
+		double left = deadline - now_mono();
+		if (left <= 0)
+			break;
+		/* The deadline timer bounds each loop pass when nothing else fires. */
+		timer_in(rp->ev_deadline, left);
+		event_base_loop(rp->base, EVLOOP_ONCE);
+	}
+	evtimer_del(rp->ev_deadline);
+	refresh_stats(rp);
+	return undelivered(rp);
+}
+
+const struct reporter_stats *reporter_stats(const struct reporter *rp)
+{
+	return &rp->st;
+}

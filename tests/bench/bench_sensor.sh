@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# bench_sensor: egress-sensor's packet rate as a ratio to a bare libpcap
+# loop over the same file, in the same run on the same machine.
+#
+# Two captures from tests/gen/pcapgen (same seed, so the same packets):
+#   hdr   BENCH_SENSOR_N packets (default 5,000,000), header-only (snaplen
+#         128), 4,000 sources, 40,000 destinations, 10% VLAN, 20% IPv6;
+#   full  the same packets stored whole (IP length ~1,500, caplen = len):
+#         BENCH_SENSOR_FULL_N packets, by default as many as hdr when the
+#         disk and the page cache hold them comfortably, else 2,000,000
+#         (said so in the output).
+# Both are kept in $BENCH_DIR (build/bench) and reused while their arguments
+# are unchanged. For each: build/tools/bench/bare_loop and `egress-sensor
+# -r F --summary`, alternating, best of BENCH_RUNS (default 3) each, both
+# timed as whole processes with their peak RSS by build/tools/bench/rss_run;
+# the ratio with its target (>= 0.5 header-only, >= 0.8 full-size: PASS or
+# MISS, never a failure), and whether the sensor's egress and ingress
+# totals and every source's bytes equal what pcapgen wrote (those are
+# tests: a mismatch fails). Then the agg memory per identity, per
+# identity-destination pair and per flow, from the summary's memory_bytes
+# under two [limits] sizes, and softflowd / nfpcapd on the same file when
+# they are on PATH.
+#
+# Rows "name|value|target|status" go to $BENCH_DIR/sensor.rows for
+# tests/bench/run.sh's table; the last line is "N passed, N failed, N skipped".
+. "$(dirname "$0")/../lib.sh"
+GEN=$BUILD/tools/gen/pcapgen
+BARE=$BUILD/tools/bench/bare_loop
+RSS=$BUILD/tools/bench/rss_run
+OUT=${BENCH_DIR:-$BUILD/bench}
+N=${BENCH_SENSOR_N:-5000000}
+FULL_N=${BENCH_SENSOR_FULL_N:-auto}
+RUNS=${BENCH_RUNS:-3}
+COMMON="--sources 4000 --dests 40000 --vlan 10 --v6 20 --ingress 30 --udp 20 --seed 7"
+mkdir -p "$OUT"
+ROWS=$OUT/sensor.rows
+: >"$ROWS"
+for t in "$GEN" "$BARE" "$RSS"; do
+	[ -x "$t" ] || { fail "$t not built"; finish; exit; }
+done
+have_sensor=1
+[ -x "$SENSOR" ] || { have_sensor=0; skip "egress-sensor not built: sensor figures skipped"; }
+
+row() { echo "$1|$2|${3:-}|${4:-}" >>"$ROWS"; }
+# jget FILE EXPR: a value from a JSON file, EXPR in Python over d.
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# ratio A B: A / B with 3 decimals.
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / max(float(sys.argv[2]), 1e-9):.3f}')" "$1" "$2"; }
+ge() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$1" "$2"; }
+
+# gen NAME PACKETS ARGS...: writes $OUT/NAME.pcap and NAME.gen.json unless
+# they exist from the same arguments.
+gen() {
+	local name=$1 n=$2; shift 2
+	local args="-n $n $COMMON $*" f=$OUT/$name.pcap
+	if [ -s "$f" ] && [ -s "$OUT/$name.gen.json" ] && [ "$(cat "$OUT/$name.args" 2>/dev/null)" = "$args" ]; then
+		echo "$name: reusing $f ($(du -h "$f" | cut -f1))"
+		return 0
+	fi
+	rm -f "$f" "$OUT/$name.gen.json" "$OUT/$name.args"
+	local t0 t1
+	t0=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	"$GEN" -o "$f" $args 2>"$OUT/$name.gen.json" || { cat "$OUT/$name.gen.json"; rm -f "$f"; return 1; }
+	t1=$(date +%s.%N)
+	echo "$args" >"$OUT/$name.args"
+	echo "$name: generated $f ($(du -h "$f" | cut -f1)) in $(python3 -c "print(f'{$t1 - $t0:.1f}')") s: pcapgen $args"
+}
+
+# The full-size file is ~1.3 KB a packet: keep it under a third of the free
+# disk and half the memory available for the page cache (else every pass
+# reads the disk, and that is what would be measured).
+if [ "$FULL_N" = auto ]; then
+	FULL_N=$N
+	need=$((N * 1330))
+	[ -s "$OUT/full.pcap" ] && need=0   # already there, whatever its size
+	avail=$(df -B1 --output=avail "$OUT" | tail -n 1)
+	memav=$(($(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) * 1024))
+	if [ "$need" -gt $((avail / 3)) ] || [ "$need" -gt $((memav / 2)) ]; then
+		FULL_N=2000000
+		echo "full-size: $N packets would need $((need >> 30)) GiB (free disk $((avail >> 30)) GiB, memory $((memav >> 30)) GiB): using $FULL_N packets"
+	fi
+fi
+
+gen hdr "$N" --snaplen 128 || { fail "pcapgen hdr"; finish; exit; }
+gen full "$FULL_N" || { fail "pcapgen full"; finish; exit; }
+
+# bench NAME LABEL TARGET: bare loop vs sensor on $OUT/NAME.pcap.
+bench() {
+	local name=$1 label=$2 target=$3 f=$OUT/$1.pcap g=$OUT/$1.gen.json
+	local n
+	n=$(jget "$g" "d['packets']")
+	row "$label: packets" "$n"
+	row "$label: file size" "$(du -h "$f" | cut -f1)"
+	# Bare and sensor passes alternate, so a burst of load from elsewhere on
+	# the machine hits both sides alike; each side keeps its best pass.
+	local bare=0 bare_rss=0 best=0 rss=0 w r
+	for _ in $(seq "$RUNS"); do
+		"$RSS" -o "$TMP/bare.rss" "$BARE" -r 1 "$f" >"$TMP/bare.json" || { fail "$label: bare_loop"; return; }
+		# Whole-process wall time on both sides (exec, setup, exit included).
+		r=$(jget "$TMP/bare.rss" "round($n / d['wall_s'])")
+		[ "$r" -gt "$bare" ] && bare=$r
+		bare_rss=$(jget "$TMP/bare.rss" "d['max_rss_kb']")
+		[ "$have_sensor" = 1 ] || continue
+		"$RSS" -o "$TMP/s.rss" "$SENSOR" -r "$f" --summary --no-progress >"$TMP/s.json" 2>"$TMP/s.err" ||
+			{ fail "$label: egress-sensor exited $(jget "$TMP/s.rss" "d['exit']")"; head -5 "$TMP/s.err"; return; }
+		w=$(jget "$TMP/s.rss" "d['wall_s']")
+		r=$(jget "$TMP/s.rss" "d['max_rss_kb']")
+		[ "$rss" -lt "$r" ] && rss=$r
+		python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) == 0 or float(sys.argv[2]) < float(sys.argv[1]) else 1)" "$best" "$w" &&
+			best=$w
+	done
+	[ "$(jget "$TMP/bare.json" "d['packets']")" = "$n" ] &&
+		[ "$(jget "$TMP/bare.json" "d['wire_bytes']")" = "$(jget "$g" "d['wire_bytes']")" ] &&
+		pass "$label: bare_loop reads the $n packets and wire bytes pcapgen wrote" ||
+		fail "$label: bare_loop counts differ from pcapgen's"
+	echo "$label: bare loop $bare packets/s (best of $RUNS), peak RSS $bare_rss KiB"
+	row "$label: bare loop packets/s" "$bare"
+	row "$label: bare loop peak RSS" "$bare_rss KiB"
+	[ "$have_sensor" = 1 ] || return
+	local rate rt st
+	rate=$(python3 -c "import sys; print(round(int(sys.argv[1]) / float(sys.argv[2])))" "$n" "$best")
+	rt=$(ratio "$rate" "$bare")
+	ge "$rt" "$target" && st=PASS || st=MISS
+	echo "$label: egress-sensor --summary $rate packets/s (best of $RUNS, ${best}s), peak RSS $rss KiB"
+	echo "$label: ratio sensor/bare $rt (target >= $target): $st"
+	row "$label: egress-sensor packets/s" "$rate"
+	row "$label: ratio sensor / bare loop" "$rt" ">= $target" "$st"
+	row "$label: egress-sensor peak RSS" "$rss KiB"
+	# The sensor must count exactly what was written.
+	local chk
+	chk=$(python3 - "$TMP/s.json" "$g" <<'EOF'
+import json, sys
+s, g = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = []
+for k in ("egress", "ingress"):
+    if s[k] != g[k]:
+        bad.append(f"{k} {s[k]} != {g[k]}")
+ids = {i["identity"]: i for i in s["identities"]}
+for src in g["by_source"]:
+    i = ids.get(src["addr"])
+    got = (i["out_packets"], i["out_bytes"], i["in_packets"], i["in_bytes"]) if i else None
+    want = (src["out_packets"], src["out_bytes"], src["in_packets"], src["in_bytes"])
+    if got != want:
+        bad.append(f"{src['addr']} {got} != {want}")
+print("; ".join(bad[:5]) if bad else "ok")
+EOF
+)
+	if [ "$chk" = ok ]; then
+		pass "$label: sensor egress/ingress totals and all $(jget "$g" "len(d['by_source'])") sources equal pcapgen's ($(jget "$g" "d['egress']['bytes']") egress bytes)"
+		row "$label: sensor totals = pcapgen's" "yes" "equal" "PASS"
+	else
+		fail "$label: sensor totals differ: $chk"
+		row "$label: sensor totals = pcapgen's" "no" "equal" "FAIL"
+	fi
+	row "$label: sensor table overflows (identity/pair/flow packets)" \
+		"$(jget "$TMP/s.json" "'/'.join(str(v) for v in d.get('overflow', {}).values())")"
+	# Flow exporters, for scale, when installed (never installed by us).
+	if command -v softflowd >/dev/null; then
+		local t0 t1
+		t0=$(date +%s.%N)
+		softflowd -r "$f" -n 127.0.0.1:9 -d >/dev/null 2>&1
+		t1=$(date +%s.%N)
+		row "$label: softflowd -r packets/s" "$(python3 -c "print(round($n / ($t1 - $t0)))")"
+	fi
+	if command -v nfpcapd >/dev/null; then
+		local t0 t1
+		mkdir -p "$TMP/nf"
+		t0=$(date +%s.%N)
+		nfpcapd -r "$f" -l "$TMP/nf" >/dev/null 2>&1 || nfpcapd -r "$f" -w "$TMP/nf" >/dev/null 2>&1
+		t1=$(date +%s.%N)
+		row "$label: nfpcapd -r packets/s" "$(python3 -c "print(round($n / ($t1 - $t0)))")"
+	fi
+}
+bench hdr "header-only" 0.5
+bench full "full-size" 0.8
+
+# Memory per table entry: memory_bytes at two sizes of one [limits] key,
+# the difference over the difference in entries (tables are preallocated,
+# so this is exact and needs no traffic to fill them).
+mem_per() {
+	local key=$1 lo=$2 hi=$3 a b
+	printf '[limits]\n%s = %s\n' "$key" "$lo" >"$TMP/lo.conf"
+	printf '[limits]\n%s = %s\n' "$key" "$hi" >"$TMP/hi.conf"
+	"$SENSOR" -r "$OUT/hdr.pcap" -c "$TMP/lo.conf" --summary --no-progress >"$TMP/lo.json" 2>/dev/null &&
+		"$SENSOR" -r "$OUT/hdr.pcap" -c "$TMP/hi.conf" --summary --no-progress >"$TMP/hi.json" 2>/dev/null ||
+		return 1
+	a=$(jget "$TMP/lo.json" "d.get('memory_bytes', '')")
+	b=$(jget "$TMP/hi.json" "d.get('memory_bytes', '')")
+	[ -n "$a" ] && [ -n "$b" ] || return 1
+	python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / ($hi - $lo):.1f}')" "$a" "$b"
+}
+if [ "$have_sensor" = 1 ] && [ -n "$(jget "$TMP/s.json" "d.get('memory_bytes', '')" 2>/dev/null)" ]; then
+	row "sensor agg memory, default [limits]" "$(jget "$TMP/s.json" "d['memory_bytes'] >> 20") MiB"
+	for k in max_pairs:100000:1100000:"bytes per identity-destination pair" \
+		max_identities:10000:110000:"bytes per identity" \
+		max_flows:100000:1100000:"bytes per flow"; do
+		IFS=: read -r key lo hi what <<<"$k"
+		if v=$(mem_per "$key" "$lo" "$hi"); then
+			echo "sensor memory: $v $what ($key $lo vs $hi)"
+			row "sensor memory: $what" "$v"
+		else
+			echo "sensor memory: $what not measured (-c with [limits] $key refused?)"
+		fi
+	done
+fi
+finish

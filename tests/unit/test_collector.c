@@ -1,0 +1,575 @@
+/*
+ * test_collector: the collector's pure modules: config (units, every error
+ * as FILE:LINE), windows maths, baselines, rules (cap, baseline multiple with
+ * floor, allowlist cap and schedule, overrides), episodes and escalation,
+ * exactly-once application and the state blobs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector_config.h"
+#include "engine.h"
+#include "rules.h"
+#include "units.h"
+#include "test.h"
+#include "banned.h"
+
+#define T0 1742342400.0   /* 2025-03-19 00:00:00 UTC, a whole day */
+
+static struct collector_config *cfg_of(const char *text, struct diag *d)
+{
+	memset(d, 0, sizeof(*d));
+	return collector_config_load_string("t.conf", text, d);
+}
+
+static bool has_msg(const struct diag *d, const char *want)
+{
+	for (unsigned i = 0; i < d->count && i < DIAG_MAX; i++)
+		if (strstr(d->msg[i], want))
+			return true;
+	for (unsigned i = 0; i < d->count && i < DIAG_MAX; i++)
+		fprintf(stderr, "  diag: %s\n", d->msg[i]);
+	fprintf(stderr, "  wanted: %s\n", want);
+	return false;
+}
+
+static void test_units(void)
+{
+	uint64_t b;
+	double s;
+	CHECK(units_parse_bytes("10GB", &b) == 0);
+	CHECK_EQ_U64(b, 10000000000ULL);
+	CHECK(units_parse_bytes("500MiB", &b) == 0);
+	CHECK_EQ_U64(b, 500ULL << 20);
+	CHECK(units_parse_bytes("10 XB", &b) == -1);
+	CHECK(units_parse_duration("1h", &s) == 0 && s == 3600);
+	CHECK(units_parse_duration("7d", &s) == 0 && s == 604800);
+	unsigned f, t;
+	CHECK(collector_config_parse_hours("01:00-05:00", &f, &t) == 0 && f == 60 && t == 300);
+	CHECK(collector_config_parse_hours("22:30-04:00", &f, &t) == 0 && f == 1350 && t == 240);
+	CHECK(collector_config_parse_hours("25:00-01:00", &f, &t) == -1);
+	CHECK(collector_config_parse_hours("01:00-01:00", &f, &t) == -1);
+	CHECK(collector_config_parse_hours("1-5", &f, &t) == -1);
+}
+
+static void test_config_example(void)
+{
+	struct diag d = {0};
+	struct collector_config *c = collector_config_load("configs/collector.conf", &d);
+	if (!c)
+		diag_print(&d, stderr);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(c->nrules >= 3);
+	CHECK(collector_config_rule_index(c, "burst-1h") >= 0);
+	CHECK(collector_config_rule_index(c, "daily-24h") >= 0);
+	CHECK(collector_config_rule_index(c, "weekly-7d") >= 0);
+	CHECK(c->nallows >= 1 && c->ngroups >= 1 && c->nidents >= 1);
+	collector_config_free(c);
+}
+
+static void test_config_errors(void)
+{
+	struct diag d;
+	const char *text = "[collector]\n"                 /* 1 */
+			   "bogus = 1\n"                   /* 2 */
+			   "batch = 0\n"                   /* 3 */
+			   "[rule r1]\n"                   /* 4 */
+			   "window = 90s\n"                /* 5 */
+			   "max_bytes = 10XB\n"            /* 6 */
+			   "severity = loud\n"             /* 7 */
+			   "[rule r2]\n"                   /* 8 */
+			   "window = 1h\n"                 /* 9 */
+			   "[group g]\n"                   /* 10 */
+			   "members = web-*\n"             /* 11 */
+			   "nope.max_bytes = 1GB\n"        /* 12 */
+			   "r2.bogus = 1\n"                /* 13 */
+			   "[allow a]\n"                   /* 14 */
+			   "cidrs = 10.0.0.0/33\n"         /* 15 */
+			   "hours = 25:00-01:00\n"         /* 16 */
+			   "[weird x]\n"                   /* 17 */
+			   "k = v\n"                       /* 18 */
+			   "no equals sign\n"              /* 19 */
+			   "[rule r2]\n"                   /* 20 */
+			   "window = 2h\n";                /* 21 */
+	struct collector_config *c = cfg_of(text, &d);
+	CHECK(c == NULL);
+	CHECK(has_msg(&d, "t.conf:2: unknown key \"bogus\" in [collector]"));
+	CHECK(has_msg(&d, "t.conf:3: batch"));
+	CHECK(has_msg(&d, "t.conf:5: window"));
+	CHECK(has_msg(&d, "t.conf:6: max_bytes: not a size"));
+	CHECK(has_msg(&d, "t.conf:7: severity"));
+	CHECK(has_msg(&d, "t.conf:9: [rule r2]: needs max_bytes or baseline_multiple"));
+	CHECK(has_msg(&d, "t.conf:12: override of unknown rule \"nope\""));
+	CHECK(has_msg(&d, "t.conf:13: unknown key \"bogus\""));
+	CHECK(has_msg(&d, "t.conf:15: cidrs"));
+	CHECK(has_msg(&d, "t.conf:16: hours"));
+	CHECK(has_msg(&d, "t.conf:18: unknown section [weird x]"));
+	CHECK(has_msg(&d, "t.conf:19:"));
+	CHECK(has_msg(&d, "t.conf:21: \"window\" set twice in [rule r2]"));
+	/* no rules at all is an error too */
+	c = cfg_of("[collector]\nbatch = 5\n", &d);
+	CHECK(c == NULL && has_msg(&d, "no [rule NAME] section"));
+}
+
+static const char *base_conf =
+	"[collector]\nmax_identities = 3\n"
+	"[rule burst-1h]\nwindow = 1h\nmax_bytes = 1000\nseverity = medium\n"
+	"[rule daily-24h]\nwindow = 24h\nbaseline_multiple = 4\nmin_bytes = 500\n"
+	"[group web]\nmembers = web-*\nburst-1h.max_bytes = 5000\n"
+	"[identity web-prod]\nburst-1h.max_bytes = 100\nburst-1h.severity = high\n"
+	"[allow backup]\ncidrs = 203.0.113.0/24\nmax_bytes_per_day = 3000\nhours = 01:00-05:00\n"
+	"members = db-*\n";
+
+static void test_overrides(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	int gi, ii;
+	struct rule_params p;
+	collector_config_match(c, "web-prod", &gi, &ii);
+	CHECK(gi == 0 && ii == 0);
+	collector_config_params(c, 0, gi, ii, &p);
+	CHECK_EQ_U64(p.max_bytes, 100);         /* identity wins over the group */
+	CHECK(p.severity == SEV_HIGH);
+	collector_config_match(c, "web-dev", &gi, &ii);
+	collector_config_params(c, 0, gi, ii, &p);
+	CHECK_EQ_U64(p.max_bytes, 5000);        /* the group's */
+	CHECK(p.severity == SEV_MEDIUM);
+	collector_config_match(c, "db-1", &gi, &ii);
+	CHECK(gi == -1 && ii == -1);
+	collector_config_params(c, 0, gi, ii, &p);
+	CHECK_EQ_U64(p.max_bytes, 1000);        /* the rule's */
+	CHECK(collector_config_allow_applies(&c->allows[0], "db-1"));
+	CHECK(!collector_config_allow_applies(&c->allows[0], "web-prod"));
+	collector_config_free(c);
+}
+
+static void test_rules_cap_and_baseline(void)
+{
+	struct rule_params p = {.enabled = true, .max_bytes = 1000, .severity = SEV_MEDIUM};
+	struct rules_verdict v;
+	rules_evaluate(&p, 1000, 0, false, &v);
+	CHECK(!v.holds && v.threshold == 1000);         /* at the cap is not over it */
+	rules_evaluate(&p, 1001, 0, false, &v);
+	CHECK(v.holds && v.level == 0 && v.severity == SEV_MEDIUM);
+	rules_evaluate(&p, 2000, 0, false, &v);
+	CHECK(v.holds && v.level == 1 && v.severity == SEV_MEDIUM);
+	rules_evaluate(&p, 4000, 0, false, &v);
+	CHECK(v.level == 2 && v.severity == SEV_HIGH);  /* x4: one severity step */
+	rules_evaluate(&p, 1000000, 0, false, &v);
+	CHECK(v.severity == SEV_CRITICAL);
+	p.enabled = false;
+	rules_evaluate(&p, 1000000, 0, false, &v);
+	CHECK(!v.holds);
+
+	struct rule_params b = {.enabled = true, .baseline_multiple = 4, .min_bytes = 500,
+				.severity = SEV_LOW};
+	rules_evaluate(&b, 450, 100, true, &v);         /* 4 x 100 = 400 < floor 500 */
+	CHECK(!v.holds && v.threshold == 500);
+	rules_evaluate(&b, 501, 100, true, &v);
+	CHECK(v.holds && v.threshold == 500);
+	rules_evaluate(&b, 3000, 1000, true, &v);       /* 4 x 1000 = 4000 */
+	CHECK(!v.holds && v.threshold == 4000);
+	rules_evaluate(&b, 4001, 1000, true, &v);
+	CHECK(v.holds);
+	rules_evaluate(&b, 600, 0, false, &v);          /* no history: the floor */
+	CHECK(v.holds && v.threshold == 500);
+	b.min_bytes = 0;
+	rules_evaluate(&b, 1u << 30, 0, false, &v);     /* no history, no floor: cannot judge */
+	CHECK(!v.holds && v.threshold == 0);
+	/* both limits: the lower one is in force */
+	struct rule_params both = {.enabled = true, .max_bytes = 3000, .baseline_multiple = 2,
+				   .min_bytes = 100};
+	rules_evaluate(&both, 2500, 1000, true, &v);
+	CHECK(v.holds && v.threshold == 2000);
+	rules_evaluate(&both, 2500, 5000, true, &v);
+	CHECK(!v.holds && v.threshold == 3000);
+	/* huge numbers do not overflow */
+	struct rule_params h = {.enabled = true, .max_bytes = 1};
+	rules_evaluate(&h, UINT64_MAX, 0, false, &v);
+	CHECK(v.holds && v.level <= RULES_LEVEL_MAX);
+}
+
+static void test_episodes(void)
+{
+	struct rules_episode ep;
+	memset(&ep, 0, sizeof(ep));
+	struct rules_verdict hold0 = {true, 1000, 0, SEV_LOW}, hold1 = {true, 1000, 1, SEV_LOW},
+			     hold3 = {true, 1000, 3, SEV_MEDIUM}, no = {false, 1000, 0, SEV_LOW};
+	int lvl = -1;
+	double w = 3600;
+	CHECK(rules_episode_step(&ep, &hold0, 100, w, 7, true, &lvl) && lvl == 0);
+	CHECK(ep.open && ep.start == 100 && ep.baseline == 7);
+	CHECK(!rules_episode_step(&ep, &hold0, 200, w, 9, true, &lvl));   /* same episode */
+	CHECK(ep.baseline == 7);                                            /* frozen */
+	CHECK(rules_episode_step(&ep, &hold1, 300, w, 9, true, &lvl) && lvl == 1);  /* doubled */
+	CHECK(!rules_episode_step(&ep, &hold1, 400, w, 9, true, &lvl));
+	CHECK(!rules_episode_step(&ep, &hold0, 450, w, 9, true, &lvl));    /* lower: no re-raise */
+	CHECK(rules_episode_step(&ep, &hold3, 500, w, 9, true, &lvl) && lvl == 3);
+	/* stops holding, but for less than a window: still the same episode */
+	CHECK(!rules_episode_step(&ep, &no, 600, w, 9, true, &lvl));
+	CHECK(!rules_episode_step(&ep, &hold0, 600 + w - 200, w, 9, true, &lvl));
+	CHECK(ep.start == 100);
+	/* quiet for a full window: the episode ends, the next hold is a new one */
+	CHECK(!rules_episode_step(&ep, &no, 600 + 2 * w, w, 9, true, &lvl));
+	CHECK(!ep.open);
+	CHECK(rules_episode_step(&ep, &hold0, 600 + 2 * w + 10, w, 11, true, &lvl) && lvl == 0);
+	CHECK(ep.start == 600 + 2 * w + 10 && ep.baseline == 11);
+}
+
+/* A one-identity report. */
+static void mk(struct report *r, struct report_identity *id, struct report_dest *dst,
+	       const char *sensor, uint64_t seq, double start, double end, const char *name,
+	       uint64_t bytes, const char *daddr, uint64_t dbytes)
+{
+	memset(r, 0, sizeof(*r));
+	memset(id, 0, sizeof(*id));
+	snprintf(r->sensor, sizeof(r->sensor), "%s", sensor);
+	r->seq = seq;
+	r->start = start;
+	r->end = end;
+	snprintf(id->name, sizeof(id->name), "%s", name);
+	id->out_bytes = bytes;
+	id->out_packets = bytes / 100;
+	id->in_bytes = 1;
+	r->ids = id;
+	r->nids = 1;
+	if (daddr) {
+		memset(dst, 0, sizeof(*dst));
+		addr_parse(daddr, &dst->addr);
+		dst->bytes = dbytes;
+		dst->packets = 1;
+		dst->port = 443;
+		dst->proto = 6;
+		id->dests = dst;
+		id->ndests = 1;
+	}
+}
+
+static void test_windows(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	/* 10 reports of 60 s each from T0, 100 bytes each; then one 10-minute
+	 * report of 600 bytes spanning minutes 10..19 */
+	for (int i = 0; i < 10; i++) {
+		mk(&r, &id, &dst, "s1", (uint64_t)i + 1, T0 + i * 60, T0 + (i + 1) * 60, "db-1", 100, NULL, 0);
+		CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	}
+	mk(&r, &id, &dst, "s1", 11, T0 + 600, T0 + 1200, "db-1", 600, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	const struct engine_ident *x = engine_ident_find(e, "db-1");
+	CHECK(x != NULL);
+	if (!x)
+		goto out;
+	CHECK(engine_now(e) == T0 + 1200);
+	struct engine_window w;
+	engine_window(x, T0 + 1200, 3600, &w);
+	CHECK_EQ_U64(w.bytes, 1600);
+	engine_window(x, T0 + 1200, 300, &w);           /* last 5 minutes: half the long report */
+	CHECK_EQ_U64(w.bytes, 300);
+	engine_window(x, T0 + 1200, 660, &w);           /* 11 minutes: 600 + minute 9 */
+	CHECK_EQ_U64(w.bytes, 700);
+	engine_window(x, T0 + 3600 + 120, 3600, &w);    /* the first two minutes have slid out */
+	CHECK_EQ_U64(w.bytes, 1400);
+	engine_window(x, T0 + 1200, 86400, &w);
+	CHECK_EQ_U64(w.bytes, 1600);
+	engine_window(x, T0 + 86400 + 3600, 86400, &w); /* a day later: hour 0 is out */
+	CHECK_EQ_U64(w.bytes, 0);
+	CHECK_EQ_U64(x->t.out_bytes, 1600);
+	CHECK_EQ_U64(x->t.reports, 11);
+	/* A late report older than the minute ring still counts in totals and
+	 * the hour ring. */
+	mk(&r, &id, &dst, "s1", 12, T0 - 4 * 3600, T0 - 4 * 3600 + 60, "db-1", 50, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	engine_window(x, T0 + 1200, 86400, &w);
+	CHECK_EQ_U64(w.bytes, 1650);
+	CHECK_EQ_U64(x->t.out_bytes, 1650);
+out:
+	engine_alerts_clear(&al);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+static size_t count_rule(const struct engine_alerts *al, const char *rule)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\"rule\":\"%s\"", rule);
+	size_t n = 0;
+	for (size_t i = 0; i < al->n; i++)
+		n += strstr(al->v[i].json, pat) != NULL;
+	return n;
+}
+
+static void test_baseline(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of("[rule burst-1h]\nwindow = 1h\nmax_bytes = 1000\n"
+					   "[rule daily-24h]\nwindow = 24h\nbaseline_multiple = 4\n"
+					   "min_bytes = 10000\n", &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	/* 48 hours of 360 bytes per hour, one report per hour */
+	for (int h = 0; h < 48; h++) {
+		mk(&r, &id, &dst, "s1", (uint64_t)h + 1, T0 + h * 3600, T0 + (h + 1) * 3600, "db-1", 360, NULL, 0);
+		engine_apply(e, &r, &al, err, sizeof(err));
+	}
+	const struct engine_ident *x = engine_ident_find(e, "db-1");
+	uint64_t b = 0;
+	CHECK(engine_baseline(e, x, T0 + 48 * 3600, 3600, &b));
+	CHECK_EQ_U64(b, 360);
+	CHECK(engine_baseline(e, x, T0 + 48 * 3600, 86400, &b));
+	CHECK_EQ_U64(b, 360 * 24);
+	/* history shorter than the window: no baseline */
+	CHECK(!engine_baseline(e, x, T0 + 48 * 3600, 7 * 86400, &b));
+	/* 8640 a day stays under the floor (10000): nothing held */
+	CHECK_EQ_U64(al.n, 0);
+	/* 24 h at 4x+ the baseline: daily-24h raises once (burst-1h too: its
+	 * cap is 1000 a hour) */
+	engine_alerts_clear(&al);
+	mk(&r, &id, &dst, "s1", 49, T0 + 48 * 3600, T0 + 49 * 3600, "db-1", 40000, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	bool daily = false, burst = false;
+	for (size_t i = 0; i < al.n; i++) {
+		daily |= strstr(al.v[i].json, "\"rule\":\"daily-24h\"") != NULL;
+		burst |= strstr(al.v[i].json, "\"rule\":\"burst-1h\"") != NULL;
+		if (strstr(al.v[i].json, "daily-24h")) {
+			CHECK(strstr(al.v[i].json, "\"baseline_bytes\":8640") != NULL);
+			CHECK(strstr(al.v[i].json, "\"threshold_bytes\":34560") != NULL);
+		}
+	}
+	CHECK(daily && burst);
+	engine_alerts_clear(&al);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+static void test_alerts_and_escalation(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	/* web-prod's burst cap is 100 (identity override), severity high */
+	mk(&r, &id, &dst, "s1", 1, T0, T0 + 10, "web-prod", 150, "198.51.100.7", 150);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	CHECK_EQ_U64(count_rule(&al, "burst-1h"), 1);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"severity\":\"high\"") != NULL);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"identity\":\"web-prod\"") != NULL);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"threshold_bytes\":100") != NULL);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"addr\":\"198.51.100.7\"") != NULL);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"sensors\":[\"s1\"]") != NULL);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"window_s\":3600") != NULL);
+	char first_id[33];
+	snprintf(first_id, sizeof(first_id), "%s", al.n ? al.v[0].id : "");
+	engine_alerts_clear(&al);
+	/* more, but not doubled: nothing */
+	mk(&r, &id, &dst, "s1", 2, T0 + 10, T0 + 20, "web-prod", 20, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	CHECK_EQ_U64(count_rule(&al, "burst-1h"), 0);
+	/* doubled (200 >= 2 x 100): escalation, level 1 */
+	mk(&r, &id, &dst, "s1", 3, T0 + 20, T0 + 30, "web-prod", 40, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	CHECK_EQ_U64(count_rule(&al, "burst-1h"), 1);
+	CHECK(al.n >= 1 && strstr(al.v[0].json, "\"level\":1") != NULL);
+	CHECK(al.n >= 1 && strcmp(al.v[0].id, first_id) != 0);
+	engine_alerts_clear(&al);
+	/* quiet for two hours (another identity moves the clock), then again:
+	 * a new episode */
+	mk(&r, &id, &dst, "s1", 4, T0 + 7200, T0 + 7210, "db-1", 1, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	mk(&r, &id, &dst, "s1", 5, T0 + 7210, T0 + 7220, "web-prod", 150, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	CHECK_EQ_U64(count_rule(&al, "burst-1h"), 1);
+	CHECK(al.n >= 1 && strstr(al.v[al.n - 1].json, "\"level\":0") != NULL);
+	CHECK(al.n >= 1 && strcmp(al.v[al.n - 1].id, first_id) != 0);
+	engine_alerts_clear(&al);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+static void test_allowlist(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	const double night = T0 + 2 * 3600;     /* 02:00 UTC: inside 01:00-05:00 */
+	/* 900 bytes to the backup net at night: allowed (cap 3000/day), not observed */
+	mk(&r, &id, &dst, "s1", 1, night, night + 10, "db-1", 900, "203.0.113.9", 900);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	const struct engine_ident *x = engine_ident_find(e, "db-1");
+	struct engine_window w;
+	engine_window(x, engine_now(e), 3600, &w);
+	CHECK_EQ_U64(w.bytes, 900);
+	CHECK_EQ_U64(w.observed, 0);
+	CHECK_EQ_U64(count_rule(&al, "burst-1h"), 0);
+	/* 2500 more: 2100 fit the day's cap, 400 count again */
+	mk(&r, &id, &dst, "s1", 2, night + 10, night + 20, "db-1", 2500, "203.0.113.9", 2500);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	engine_window(x, engine_now(e), 3600, &w);
+	CHECK_EQ_U64(w.bytes, 3400);
+	CHECK_EQ_U64(w.observed, 400);
+	CHECK_EQ_U64(x->t.out_bytes, 3400);     /* totals keep everything */
+	/* the same traffic at noon is outside the schedule: all observed */
+	const double noon = T0 + 12 * 3600;
+	mk(&r, &id, &dst, "s1", 3, noon, noon + 10, "db-1", 700, "203.0.113.9", 700);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	engine_window(x, engine_now(e), 3600, &w);
+	CHECK_EQ_U64(w.observed, 700);
+	/* the next day the cap is fresh */
+	const double night2 = night + 86400;
+	mk(&r, &id, &dst, "s1", 4, night2, night2 + 10, "db-1", 1000, "203.0.113.9", 1000);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	engine_window(x, engine_now(e), 3600, &w);
+	CHECK_EQ_U64(w.observed, 0);
+	/* someone not a member gets no allowance */
+	mk(&r, &id, &dst, "s1", 5, night2 + 10, night2 + 20, "web-x", 1000, "203.0.113.9", 1000);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	engine_window(engine_ident_find(e, "web-x"), engine_now(e), 3600, &w);
+	CHECK_EQ_U64(w.observed, 1000);
+	engine_alerts_clear(&al);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+static void test_exactly_once_and_gaps(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	mk(&r, &id, &dst, "s1", 5, T0, T0 + 10, "db-1", 10, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_DUPLICATE);
+	mk(&r, &id, &dst, "s1", 4, T0 - 10, T0, "db-1", 10, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_DUPLICATE);
+	CHECK_EQ_U64(engine_ident_find(e, "db-1")->t.out_bytes, 10);
+	CHECK_EQ_U64(engine_counters(e)->duplicates, 2);
+	/* 6, 7 lost */
+	mk(&r, &id, &dst, "s1", 8, T0 + 30, T0 + 40, "db-1", 10, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	CHECK_EQ_U64(engine_counters(e)->gaps, 1);
+	CHECK_EQ_U64(engine_counters(e)->lost_reports, 2);
+	CHECK_EQ_U64(engine_sensor_at(e, 0)->last_seq, 8);
+	/* another sensor has its own sequence */
+	mk(&r, &id, &dst, "s2", 1, T0 + 40, T0 + 50, "db-1", 10, NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	CHECK_EQ_U64(engine_ident_find(e, "db-1")->t.out_bytes, 30);
+	/* max_identities = 3: the fourth new name folds into ~overflow */
+	mk(&r, &id, &dst, "s1", 9, T0 + 40, T0 + 50, "a1", 1, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	mk(&r, &id, &dst, "s1", 10, T0 + 40, T0 + 50, "a2", 1, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	mk(&r, &id, &dst, "s1", 11, T0 + 40, T0 + 50, "a3", 7, NULL, 0);
+	engine_apply(e, &r, &al, err, sizeof(err));
+	CHECK(engine_ident_find(e, "a3") == NULL);
+	CHECK(engine_ident_find(e, OVERFLOW_IDENTITY) != NULL);
+	CHECK_EQ_U64(engine_ident_find(e, OVERFLOW_IDENTITY)->t.out_bytes, 7);
+	CHECK_EQ_U64(engine_counters(e)->overflow_records, 1);
+	/* dead-letter reasons are counted by class, not by field path */
+	engine_count_dead(e, "identities[3].out_bytes: not a non-negative integer");
+	engine_count_dead(e, "identities[9].in_bytes: not a non-negative integer");
+	engine_count_dead(e, "bad JSON at byte 7: expected ':'");
+	CHECK_EQ_U64(engine_counters(e)->dead, 3);
+	char cls[64];
+	engine_reason_class("identities[3].out_bytes: missing", cls, sizeof(cls));
+	CHECK_STREQ(cls, "missing");
+	engine_alerts_clear(&al);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+static void test_blobs_round_trip(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(base_conf, &d);
+	struct engine *e = engine_new(c);
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	for (int i = 0; i < 30; i++) {
+		mk(&r, &id, &dst, "s1", (uint64_t)i + 1, T0 + i * 600, T0 + i * 600 + 600, "web-prod",
+		   (uint64_t)(50 + i), "198.51.100.7", 50);
+		engine_apply(e, &r, &al, err, sizeof(err));
+	}
+	struct engine *f = engine_new(c);
+	size_t len;
+	unsigned char *b = engine_ident_blob(engine_ident_find(e, "web-prod"), &len);
+	CHECK(b && engine_load_ident(f, b, len) == 0);
+	CHECK(b && engine_load_ident(f, b, len - 1) == -1);     /* truncated: corrupt */
+	if (b) {
+		b[9] ^= 0x55;   /* a name byte */
+		CHECK(engine_load_ident(f, b, len) == -1 || engine_ident_count(f) == 2);
+	}
+	free(b);
+	b = engine_sensor_blob(engine_sensor_at(e, 0), &len);
+	CHECK(b && engine_load_sensor(f, b, len) == 0);
+	free(b);
+	b = engine_meta_blob(e, &len);
+	CHECK(b && engine_load_meta(f, b, len) == 0);
+	free(b);
+	const struct engine_ident *x = engine_ident_find(e, "web-prod"), *y = engine_ident_find(f, "web-prod");
+	CHECK(y != NULL);
+	if (y) {
+		CHECK(memcmp(&x->t, &y->t, sizeof(x->t)) == 0);
+		CHECK(memcmp(x->hr, y->hr, sizeof(x->hr)) == 0);
+		CHECK(memcmp(x->min, y->min, sizeof(x->min)) == 0);
+		CHECK(memcmp(x->ep, y->ep, sizeof(x->ep)) == 0);
+		CHECK_EQ_U64(y->ndests, x->ndests);
+	}
+	CHECK(engine_now(f) == engine_now(e));
+	CHECK_EQ_U64(engine_sensor_at(f, 0)->last_seq, 30);
+	CHECK_EQ_U64(engine_counters(f)->alerts, engine_counters(e)->alerts);
+	/* Continuing both gives the same alerts: state is all in the blobs. */
+	struct engine_alerts a1 = {0}, a2 = {0};
+	mk(&r, &id, &dst, "s1", 31, T0 + 30 * 600, T0 + 31 * 600, "web-prod", 100000, NULL, 0);
+	engine_apply(e, &r, &a1, err, sizeof(err));
+	engine_apply(f, &r, &a2, err, sizeof(err));
+	CHECK(a1.n > 0 && a1.n == a2.n);
+	for (size_t i = 0; i < a1.n && i < a2.n; i++)
+		CHECK_STREQ(a1.v[i].json, a2.v[i].json);
+	CHECK(engine_ident_bytes() < 16384);
+	engine_alerts_clear(&a1);
+	engine_alerts_clear(&a2);
+	engine_alerts_clear(&al);
+	engine_free(e);
+	engine_free(f);
+	collector_config_free(c);
+}
+
+TEST_MAIN(test_units, test_config_example, test_config_errors, test_overrides,
+	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
+	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
+	  test_blobs_round_trip)
