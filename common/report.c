@@ -156,6 +156,72 @@ static void sb_str(struct sbuf *b, const char *s)
 	sb_printf(b, "\"");
 }
 
+/* Upper bounds of report_to_json's output: six bytes a name byte (\u
+ * escapes), twenty a number, every key and comma counted. */
+#define FIT_HEAD 1024
+#define FIT_DEST 160
+
+static size_t fit_ident(const struct report_identity *id)
+{
+	return 300 + 6 * strlen(id->name) + FIT_DEST * id->ndests;
+}
+
+static int by_out_bytes_desc(const void *a, const void *b)
+{
+	const struct report_identity *x = a, *y = b;
+	return x->out_bytes < y->out_bytes ? 1 : x->out_bytes > y->out_bytes ? -1 : 0;
+}
+
+static void fold_into(struct report_identity *o, struct report_identity *id)
+{
+	o->out_bytes += id->out_bytes;
+	o->out_packets += id->out_packets;
+	o->in_bytes += id->in_bytes;
+	o->in_packets += id->in_packets;
+	o->lateral_bytes += id->lateral_bytes;
+	o->lateral_packets += id->lateral_packets;
+	o->flows += id->flows;
+	o->has_lateral |= id->has_lateral;
+	o->has_flows |= id->has_flows;
+	free(id->dests);
+	id->dests = NULL;
+	id->ndests = 0;
+}
+
+size_t report_fit(struct report *r, size_t max_bytes)
+{
+	size_t need = FIT_HEAD + 6 * strlen(r->sensor);
+	for (size_t i = 0; i < r->nids; i++)
+		need += fit_ident(&r->ids[i]);
+	if (need <= max_bytes || r->nids == 0)
+		return 0;
+	/* The existing overflow entry, if any, goes last and stays out of the sort. */
+	struct report_identity over = {.has_lateral = true, .has_flows = true};
+	memcpy(over.name, OVERFLOW_IDENTITY, sizeof(OVERFLOW_IDENTITY));
+	size_t n = r->nids;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(r->ids[i].name, OVERFLOW_IDENTITY) == 0) {
+			over = r->ids[i];
+			r->ids[i] = r->ids[--n];
+			break;
+		}
+	}
+	qsort(r->ids, n, sizeof(r->ids[0]), by_out_bytes_desc);
+	size_t used = FIT_HEAD + 6 * strlen(r->sensor) + fit_ident(&over), keep = 0;
+	while (keep < n && used + fit_ident(&r->ids[keep]) <= max_bytes)
+		used += fit_ident(&r->ids[keep++]);
+	/* Folding may push the overflow's own destinations past the budget. */
+	while (over.ndests && used > max_bytes) {
+		over.ndests--;
+		used -= FIT_DEST;
+	}
+	for (size_t i = keep; i < n; i++)
+		fold_into(&over, &r->ids[i]);
+	r->ids[keep] = over;    /* keep < nids: at least one slot is free or was over's */
+	r->nids = keep + 1;
+	return n - keep;
+}
+
 char *report_to_json(const struct report *r)
 {
 	struct sbuf b = {0};

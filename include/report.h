@@ -65,6 +65,15 @@ struct report_limits {
 void report_release(struct report *r);
 
 /*
+ * Keeps report_to_json(r) within max_bytes: when an upper bound of its size
+ * is over, the identities with the least egress are folded into
+ * OVERFLOW_IDENTITY (their counts added, their destinations dropped), so the
+ * totals stay exact and a flood of identities cannot make a report the
+ * collector rejects. Returns the number of identities folded.
+ */
+size_t report_fit(struct report *r, size_t max_bytes);
+
+/*
  * Returns the JSON text of r; caller frees with free(). NULL on allocation
  * failure.
  */

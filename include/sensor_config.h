@@ -46,6 +46,7 @@ struct sensor_config {
 	double heartbeat;
 	double identity_map_poll;
 	uint64_t stream_maxlen;
+	uint64_t max_report_bytes;     /* report_fit() budget; the collector's max_report_bytes */
 };
 
 void sensor_config_defaults(struct sensor_config *c);

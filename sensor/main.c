@@ -58,6 +58,7 @@ struct sensor {
 	struct reporter *rp;
 	struct event *ev_batch, *ev_pcap, *ev_tick, *ev_sigint, *ev_sigterm;
 	bool eof, stopping;
+	uint64_t folded;                /* identities report_fit() moved to ~overflow */
 	const char *read_error;
 	char read_error_buf[PCAP_ERRBUF_SIZE];
 	/* identities.conf as read at start: merged into every map the
@@ -320,6 +321,7 @@ static int run_summary(struct sensor *s)
 static void on_flush(void *ctx, struct report *r)
 {
 	struct sensor *s = ctx;
+	s->folded += report_fit(r, s->cfg.max_report_bytes);
 	reporter_submit(s->rp, r);
 }
 
@@ -486,6 +488,9 @@ static int run_reporting(struct sensor *s)
 	const struct reporter_stats *st = reporter_stats(s->rp);
 	fprintf(stderr, "egress-sensor: %llu packets, %llu reports sent, %zu left in the spool\n",
 		(unsigned long long)pipeline_stats(s->pl)->packets_seen, (unsigned long long)st->sent, left);
+	if (s->folded)
+		fprintf(stderr, "egress-sensor: %llu identities folded into %s to keep reports under "
+				"max_report_bytes\n", (unsigned long long)s->folded, OVERFLOW_IDENTITY);
 	rc = s->read_error ? 1 : 0;
 	if (s->read_error)
 		fprintf(stderr, "egress-sensor: %s: %s\n", s->o.file, s->read_error);

@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	{"redis", "heartbeat", K_DURATION, F(heartbeat), 1, 3600},
 	{"redis", "identity_map_poll", K_DURATION, F(identity_map_poll), 0, 86400},
 	{"redis", "stream_maxlen", K_U64, F(stream_maxlen), 0, 1ull << 32},
+	{"redis", "max_report_bytes", K_BYTES, F(max_report_bytes), 1 << 16, 1ull << 30},
 };
 
 void sensor_config_defaults(struct sensor_config *c)
@@ -78,6 +79,7 @@ void sensor_config_defaults(struct sensor_config *c)
 	c->queue_max = 64;
 	c->heartbeat = 5;
 	c->identity_map_poll = 10;
+	c->max_report_bytes = 16u << 20;
 	c->stream_maxlen = 1000000;
 }
 

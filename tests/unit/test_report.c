@@ -332,5 +332,68 @@ static void test_round_trip(void)
 	CHECK(parse(ov, err) == 0);
 }
 
-TEST_MAIN(test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
+/* A report with n identities "id-K" sending K bytes, 5 destinations each. */
+static void make_many(struct report *r, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->sensor, sizeof(r->sensor), "gw");
+	r->ids = calloc(n, sizeof(r->ids[0]));
+	r->nids = n;
+	for (size_t i = 0; i < n; i++) {
+		struct report_identity *id = &r->ids[i];
+		snprintf(id->name, sizeof(id->name), "id-%zu", i + 1);
+		id->out_bytes = i + 1;
+		id->out_packets = 1;
+		id->flows = 2;
+		id->has_flows = true;
+		id->dests = calloc(5, sizeof(id->dests[0]));
+		id->ndests = 5;
+		for (int j = 0; j < 5; j++)
+			id->dests[j] = (struct report_dest){.port = 443, .proto = 6, .bytes = 1, .packets = 1};
+	}
+}
+
+static void test_fit(void)
+{
+	struct report r;
+	make_many(&r, 2000);
+	uint64_t want = 2000ull * 2001 / 2;
+	CHECK(report_fit(&r, 16u << 20) == 0);          /* fits: untouched */
+	CHECK(r.nids == 2000);
+	size_t folded = report_fit(&r, 64u << 10);
+	CHECK(folded > 0 && r.nids == 2000 - folded + 1);
+	char *j = report_to_json(&r);
+	CHECK(j && strlen(j) <= 64u << 10);
+	uint64_t sum = 0, flows = 0;
+	size_t over = 0;
+	for (size_t i = 0; i < r.nids; i++) {
+		sum += r.ids[i].out_bytes;
+		flows += r.ids[i].flows;
+		if (strcmp(r.ids[i].name, OVERFLOW_IDENTITY) == 0)
+			over++;
+		else
+			CHECK(r.ids[i].out_bytes > 2000 - (r.nids - 1)); /* the largest stay */
+	}
+	CHECK_EQ_U64(sum, want);
+	CHECK_EQ_U64(flows, 4000);
+	CHECK(over == 1);
+	/* Fitting again, tighter, folds into the same overflow entry. */
+	size_t more = report_fit(&r, 16u << 10);
+	CHECK(more > 0);
+	sum = 0;
+	over = 0;
+	for (size_t i = 0; i < r.nids; i++) {
+		sum += r.ids[i].out_bytes;
+		over += strcmp(r.ids[i].name, OVERFLOW_IDENTITY) == 0;
+	}
+	CHECK_EQ_U64(sum, want);
+	CHECK(over == 1);
+	free(j);
+	j = report_to_json(&r);
+	CHECK(j && strlen(j) <= 16u << 10);
+	free(j);
+	report_release(&r);
+}
+
+TEST_MAIN(test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
 	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip)
