@@ -106,7 +106,7 @@ demo: all $(TOOLS)
 # libFuzzer builds need clang; FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 20
 fuzz:
-	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	+tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/*/*.c tests/*/*.h)
