@@ -207,6 +207,32 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 			diag_add(d, file, line, "http: \"off\" or host:port");
 		else
 			snprintf(c->http, sizeof(c->http), "%s", value);
+	} else if (strcmp(name, "http_token_file") == 0) {
+		if (strlen(value) >= sizeof(c->http_token_file))
+			diag_add(d, file, line, "http_token_file: path too long");
+		else
+			snprintf(c->http_token_file, sizeof(c->http_token_file), "%s", value);
+	} else if (strcmp(name, "http_cors_origin") == 0) {
+		if (strlen(value) >= sizeof(c->http_cors_origin) || strpbrk(value, " \t\r\n"))
+			diag_add(d, file, line, "http_cors_origin: one origin, no spaces");
+		else
+			snprintf(c->http_cors_origin, sizeof(c->http_cors_origin), "%s", value);
+	} else if (strcmp(name, "http_rate") == 0) {
+		if (units_parse_uint(value, 100000, &u) != 0)
+			diag_add(d, file, line, "http_rate: requests per second per client, 0..100000");
+		else
+			c->http_rate = (double)u;
+	} else if (strcmp(name, "metrics_top_n") == 0) {
+		if (units_parse_uint(value, 10000, &u) != 0)
+			diag_add(d, file, line, "metrics_top_n: an integer 0..10000");
+		else
+			c->metrics_top_n = (size_t)u;
+	} else if (strcmp(name, "seccomp") == 0) {
+		int b;
+		if (units_parse_bool(value, &b) != 0)
+			diag_add(d, file, line, "seccomp: on or off");
+		else
+			c->seccomp = b;
 	} else if (strcmp(name, "max_identities") == 0) {
 		if (units_parse_uint(value, 10000000, &u) != 0 || u == 0)
 			diag_add(d, file, line, "max_identities: an integer 1..10000000");
@@ -551,6 +577,9 @@ static struct collector_config *load(const char *name, const char *path, const c
 	snprintf(c->group, sizeof(c->group), "collectors");
 	snprintf(c->consumer, sizeof(c->consumer), "collector-1");
 	snprintf(c->http, sizeof(c->http), "127.0.0.1:8080");
+	c->http_rate = 50;
+	c->metrics_top_n = 20;
+	c->seccomp = true;
 	c->max_identities = 50000;
 	c->batch = 100;
 	c->max_report_bytes = 16u << 20;

@@ -1,35 +1,549 @@
 /*
- * collector_http: the HTTP API hook (collector_http.h).
+ * collector_http: the collector's state as the HTTP API's provider
+ * (collector_http.h, http_api.h).
  *
- * A placeholder until the HTTP API is wired in: it serves nothing and says
- * so once, so "--http ADDR" is accepted today and "--http off" is silent.
+ * Identities, sensors, config and metrics are read from the engine the live
+ * loop committed; callbacks run between two batches on the same event loop,
+ * so what they see is consistent. Alerts live in the Redis stream PREFIX
+ * "alerts": the provider pages through it newest first with XREVRANGE on a
+ * connection of its own (opened on demand, short timeouts), reading at most
+ * ALERTS_SCAN_MAX entries a request however selective the filter.
  */
+#include <hiredis.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "collector_http.h"
+#include "http_api.h"
+#include "report.h"
 #include "banned.h"
+
+#define ALERTS_SCAN_MAX 5000    /* stream entries one alerts request may read */
+#define ALERTS_CHUNK 200
+#define SENSOR_STALE_S 300.0    /* capture-clock seconds without a report */
+#define SERIES_HOURS 48
 
 struct collector_http {
 	const struct collector_view *view;
+	struct http_api *api;
+	redisContext *rc;       /* alerts queries; NULL until needed or after an error */
+	char alerts_key[128];
 };
+
+static const struct engine *engine_of(const struct collector_http *h)
+{
+	return *h->view->engine;
+}
+
+static const struct collector_config *config_of(const struct collector_http *h)
+{
+	return *h->view->config;
+}
+
+static double window_seconds(const char *w)
+{
+	if (!w || strcmp(w, "1h") == 0)
+		return 3600;
+	if (strcmp(w, "24h") == 0)
+		return 86400;
+	if (strcmp(w, "7d") == 0)
+		return 7 * 86400;
+	return 0;
+}
+
+/* The baseline for a window as JSON: an integer, or null while unlearned. */
+static json_t *baseline_json(const struct engine *e, const struct engine_ident *id, double w)
+{
+	uint64_t b;
+	if (engine_baseline(e, id, engine_now(e), w, &b))
+		return json_integer((json_int_t)b);
+	return json_null();
+}
+
+static json_t *severity_json(const struct engine *e, const struct engine_ident *id)
+{
+	int s = engine_ident_severity(e, id);
+	return s < 0 ? json_null() : json_string(collector_config_severity_name((enum severity)s));
+}
+
+/* Hourly egress for the last n hours up to now, oldest first. */
+static json_t *hour_series(const struct engine_ident *id, double now, int n)
+{
+	json_t *a = json_array();
+	int64_t hi = (int64_t)ceil(now / 3600) - 1;
+	for (int64_t k = hi - n + 1; k <= hi; k++) {
+		const struct engine_bucket *b = &id->hr[(uint64_t)k % ENGINE_HOUR_SLOTS];
+		json_array_append_new(a, json_integer(b->tag == k ? (json_int_t)b->bytes : 0));
+	}
+	return a;
+}
+
+struct ranked {
+	const struct engine_ident *id;
+	uint64_t bytes;
+};
+
+static int by_bytes_desc(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->id->name, y->id->name);
+}
+
+static json_t *p_identities(void *ctx, const char *window, size_t limit, size_t offset)
+{
+	struct collector_http *h = ctx;
+	const struct engine *e = engine_of(h);
+	if (!e)         /* not connected to Redis yet: nothing loaded */
+		return json_pack("{s:[], s:i}", "identities", "total", 0);
+	double w = window_seconds(window), now = engine_now(e);
+	size_t n = engine_ident_count(e);
+	struct ranked *r = n ? malloc(n * sizeof(*r)) : NULL;
+	if (n && !r)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct engine_window win;
+		r[i].id = engine_ident_at(e, i);
+		engine_window(r[i].id, now, w, &win);
+		r[i].bytes = win.bytes;
+	}
+	qsort(r, n, sizeof(*r), by_bytes_desc);
+	json_t *arr = json_array();
+	for (size_t i = offset; i < n && i < offset + limit; i++) {
+		const struct engine_ident *id = r[i].id;
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:f, s:o, s:o}", "identity", id->name,
+				       "out_bytes", (json_int_t)r[i].bytes, "baseline_bytes",
+				       baseline_json(e, id, w), "in_bytes", (json_int_t)id->t.in_bytes,
+				       "lateral_bytes", (json_int_t)id->t.lateral_bytes, "flows",
+				       (json_int_t)id->t.flows, "last_seen", id->last_seen, "severity",
+				       severity_json(e, id), "series", hour_series(id, now, SERIES_HOURS)));
+	}
+	free(r);
+	return json_pack("{s:o, s:I, s:s, s:f}", "identities", arr, "total", (json_int_t)n, "window",
+			 window ? window : "1h", "now", now);
+}
+
+/* ---- alerts, from the Redis stream ---- */
+
+static redisContext *alerts_conn(struct collector_http *h)
+{
+	if (h->rc)
+		return h->rc;
+	const struct redis_addr *a = h->view->redis;
+	struct timeval tv = {1, 0};
+	redisContext *c = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv)
+				     : redisConnectWithTimeout(a->host, a->port, tv);
+	if (!c || c->err) {
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (a->password[0]) {
+		redisReply *r = a->user[0] ? redisCommand(c, "AUTH %s %s", a->user, a->password)
+					   : redisCommand(c, "AUTH %s", a->password);
+		bool ok = r && r->type != REDIS_REPLY_ERROR;
+		if (r)
+			freeReplyObject(r);
+		if (!ok) {
+			redisFree(c);
+			return NULL;
+		}
+	}
+	h->rc = c;
+	return c;
+}
+
+static void alerts_drop(struct collector_http *h)
+{
+	redisFree(h->rc);
+	h->rc = NULL;
+}
+
+static int severity_rank(const char *s)
+{
+	static const char *const names[] = {"low", "medium", "high", "critical"};
+	for (int i = 0; s && i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* True if alert a passes the filters. */
+static bool alert_matches(const json_t *a, double since, int min_sev, const char *identity)
+{
+	const json_t *t = json_object_get(a, "time");
+	if (since > 0 && (!json_is_number(t) || json_number_value(t) < since))
+		return false;
+	if (min_sev >= 0 && severity_rank(json_string_value(json_object_get(a, "severity"))) < min_sev)
+		return false;
+	if (identity) {
+		const char *id = json_string_value(json_object_get(a, "identity"));
+		if (!id || strcmp(id, identity) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* A stream id is digits, '-', digits: a cursor is checked to be one. */
+static bool stream_id_valid(const char *s)
+{
+	size_t n = strlen(s), dash = 0;
+	if (n == 0 || n > 41)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '-')
+			dash++;
+		else if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return dash == 1 && s[0] != '-' && s[n - 1] != '-';
+}
+
+static json_t *alerts_query(struct collector_http *h, double since, const char *severity,
+			    const char *identity, size_t limit, const char *cursor)
+{
+	if (cursor && !stream_id_valid(cursor))
+		return json_pack("{s:[], s:n}", "alerts", "next_cursor");
+	redisContext *c = alerts_conn(h);
+	if (!c)
+		return NULL;
+	int min_sev = severity_rank(severity);
+	json_t *arr = json_array();
+	char start[64], last[64] = "";
+	snprintf(start, sizeof(start), cursor ? "(%s" : "+", cursor ? cursor : "");
+	size_t scanned = 0;
+	bool more = true;
+	while (json_array_size(arr) < limit && scanned < ALERTS_SCAN_MAX && more) {
+		redisReply *r = redisCommand(c, "XREVRANGE %s %s - COUNT %d", h->alerts_key, start,
+					     ALERTS_CHUNK);
+		if (!r || r->type != REDIS_REPLY_ARRAY) {
+			if (r)
+				freeReplyObject(r);
+			alerts_drop(h);
+			json_decref(arr);
+			return NULL;
+		}
+		more = r->elements == ALERTS_CHUNK;
+		for (size_t i = 0; i < r->elements && json_array_size(arr) < limit; i++) {
+			const redisReply *ent = r->element[i];
+			scanned++;
+			if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
+			    ent->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			snprintf(last, sizeof(last), "%s", ent->element[0]->str);
+			const redisReply *f = ent->element[1];
+			for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
+				if (strcmp(f->element[k]->str, "alert") != 0)
+					continue;
+				json_t *a = json_loadb(f->element[k + 1]->str, f->element[k + 1]->len, 0, NULL);
+				if (a && alert_matches(a, since, min_sev, identity)) {
+					json_object_set_new(a, "stream_id", json_string(last));
+					json_array_append_new(arr, a);
+				} else {
+					json_decref(a);
+				}
+			}
+			if (i + 1 == r->elements)
+				break;
+		}
+		/* A page that filled mid-chunk resumes after its last entry. */
+		if (json_array_size(arr) >= limit && last[0])
+			more = true;
+		freeReplyObject(r);
+		snprintf(start, sizeof(start), "(%s", last);
+		if (!last[0])
+			break;
+	}
+	json_t *next = json_null();
+	if (more && last[0])
+		next = json_string(last);
+	return json_pack("{s:o, s:o, s:I}", "alerts", arr, "next_cursor", next, "scanned",
+			 (json_int_t)scanned);
+}
+
+static json_t *p_alerts(void *ctx, double since, const char *severity, const char *identity,
+			size_t limit, const char *cursor)
+{
+	return alerts_query(ctx, since, severity, identity, limit, cursor);
+}
+
+/* ---- one identity ---- */
+
+static int dest_by_bytes_desc(const void *a, const void *b)
+{
+	const struct engine_dest *x = *(const struct engine_dest *const *)a;
+	const struct engine_dest *y = *(const struct engine_dest *const *)b;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* The identity's destinations, largest first. */
+static json_t *dests_json(const struct engine_ident *id)
+{
+	char abuf[ADDR_STRLEN];
+	const struct engine_dest *v[ENGINE_TOPK];
+	unsigned n = id->ndests < ENGINE_TOPK ? id->ndests : ENGINE_TOPK;
+	for (unsigned i = 0; i < n; i++)
+		v[i] = &id->dests[i];
+	qsort(v, n, sizeof(v[0]), dest_by_bytes_desc);
+	json_t *a = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		const struct engine_dest *d = v[i];
+		const char *pn = report_proto_name(d->proto);
+		json_array_append_new(
+			a, json_pack("{s:s, s:i, s:o, s:I, s:I, s:f}", "addr",
+				     addr_format(&d->addr, abuf, sizeof(abuf)), "port", (int)d->port, "proto",
+				     pn ? json_string(pn) : json_integer(d->proto), "bytes",
+				     (json_int_t)d->bytes, "packets", (json_int_t)d->packets,
+				     "last_seen", d->last_seen));
+	}
+	return a;
+}
+
+/* Series of one ring: [{"t", "out_bytes", "baseline_bytes"}], oldest first. */
+static json_t *ring_series(const struct engine *e, const struct engine_ident *id, bool hours)
+{
+	const struct engine_bucket *ring = hours ? id->hr : id->min;
+	size_t n = hours ? ENGINE_HOUR_SLOTS : ENGINE_MIN_SLOTS;
+	double unit = hours ? 3600 : 60, now = engine_now(e);
+	uint64_t base = 0;
+	bool has_base = engine_baseline(e, id, now, unit, &base);
+	int64_t hi = (int64_t)ceil(now / unit) - 1;
+	json_t *a = json_array();
+	for (int64_t k = hi - (int64_t)n + 1; k <= hi; k++) {
+		const struct engine_bucket *b = &ring[(uint64_t)k % n];
+		json_array_append_new(a, json_pack("{s:f, s:I, s:o}", "t", (double)k * unit, "out_bytes",
+						   (json_int_t)(b->tag == k ? b->bytes : 0),
+						   "baseline_bytes",
+						   has_base ? json_integer((json_int_t)base) : json_null()));
+	}
+	return a;
+}
+
+static json_t *p_identity(void *ctx, const char *name)
+{
+	struct collector_http *h = ctx;
+	const struct engine *e = engine_of(h);
+	const struct engine_ident *id = e ? engine_ident_find(e, name) : NULL;
+	if (!id)
+		return NULL;
+	double now = engine_now(e);
+	json_t *windows = json_object();
+	static const char *const ws[] = {"1h", "24h", "7d"};
+	for (int k = 0; k < 3; k++) {
+		struct engine_window win;
+		double w = window_seconds(ws[k]);
+		engine_window(id, now, w, &win);
+		json_object_set_new(windows, ws[k],
+				    json_pack("{s:I, s:I, s:I, s:o}", "out_bytes", (json_int_t)win.bytes,
+					      "out_packets", (json_int_t)win.packets, "observed_bytes",
+					      (json_int_t)win.observed, "baseline_bytes",
+					      baseline_json(e, id, w)));
+	}
+	json_t *sensors = json_array();
+	for (int i = 0; i < ENGINE_ID_SENSORS; i++)
+		if (id->sensors[i][0])
+			json_array_append_new(sensors, json_string(id->sensors[i]));
+	json_t *al = alerts_query(h, 0, NULL, name, 20, NULL);
+	json_t *alerts = al ? json_incref(json_object_get(al, "alerts")) : json_array();
+	json_decref(al);
+	const struct engine_totals *t = &id->t;
+	json_t *totals = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "out_bytes",
+				   (json_int_t)t->out_bytes, "out_packets", (json_int_t)t->out_packets,
+				   "in_bytes", (json_int_t)t->in_bytes, "in_packets",
+				   (json_int_t)t->in_packets, "lateral_bytes",
+				   (json_int_t)t->lateral_bytes, "lateral_packets",
+				   (json_int_t)t->lateral_packets, "flows", (json_int_t)t->flows,
+				   "reports", (json_int_t)t->reports);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:f, s:o}", "identity",
+			 id->name, "windows", windows, "totals", totals, "series",
+			 ring_series(e, id, false), "series_hours", ring_series(e, id, true),
+			 "top_destinations", dests_json(id), "sensors", sensors, "alerts", alerts,
+			 "first_seen", id->first_seen, "last_seen", id->last_seen, "severity",
+			 severity_json(e, id));
+}
+
+/* ---- sensors, config, metrics ---- */
+
+static json_t *p_sensors(void *ctx)
+{
+	struct collector_http *h = ctx;
+	const struct engine *e = engine_of(h);
+	json_t *arr = json_array();
+	for (size_t i = 0; e && i < engine_sensor_count(e); i++) {
+		const struct engine_sensor *s = engine_sensor_at(e, i);
+		json_array_append_new(
+			arr, json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+				       "sensor", s->name, "last_seq", (json_int_t)s->last_seq,
+				       "last_report", s->last_end, "reports", (json_int_t)s->reports,
+				       "duplicates", (json_int_t)s->duplicates, "lost_reports",
+				       (json_int_t)s->lost_reports, "packets_seen",
+				       (json_int_t)s->stats.packets_seen, "packets_undecoded",
+				       (json_int_t)s->stats.packets_undecoded, "drops_kernel",
+				       (json_int_t)s->stats.drops_kernel, "drops_iface",
+				       (json_int_t)s->stats.drops_iface, "spool_dropped",
+				       (json_int_t)s->stats.spool_dropped, "stale",
+				       engine_now(e) - s->last_end > SENSOR_STALE_S));
+	}
+	return json_pack("{s:o}", "sensors", arr);
+}
+
+static json_t *p_config(void *ctx)
+{
+	struct collector_http *h = ctx;
+	const struct collector_config *c = config_of(h);
+	json_t *rules = json_array();
+	for (size_t i = 0; i < c->nrules; i++) {
+		const struct rule_def *r = &c->rules[i];
+		json_array_append_new(
+			rules, json_pack("{s:s, s:f, s:I, s:f, s:I, s:s}", "name", r->name, "window_s",
+					 r->window_s, "max_bytes", (json_int_t)r->p.max_bytes,
+					 "baseline_multiple", r->p.baseline_multiple, "min_bytes",
+					 (json_int_t)r->p.min_bytes, "severity",
+					 collector_config_severity_name(r->p.severity)));
+	}
+	return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "version", c->version, "path", c->path,
+			 "prefix", c->prefix, "rules", rules, "groups", (json_int_t)c->ngroups,
+			 "identity_overrides", (json_int_t)c->nidents, "allowlists",
+			 (json_int_t)c->nallows);
+}
+
+static void metric(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
+{
+	struct collector_http *h = ctx;
+	const struct engine *e = engine_of(h);
+	metric(out, "egresswatch_state_loaded", "gauge",
+	       "1 when the collector holds its state from Redis, 0 while it reconnects.");
+	evbuffer_add_printf(out, "egresswatch_state_loaded %d\n", e != NULL);
+	if (!e)
+		return;
+	const struct engine_counters *c = engine_counters(e);
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} counters[] = {
+		{"egresswatch_reports_applied_total", "Reports applied to the state.", c->applied},
+		{"egresswatch_reports_duplicate_total", "Reports seen again and ignored.", c->duplicates},
+		{"egresswatch_reports_dead_total", "Reports rejected to the dead-letter stream.", c->dead},
+		{"egresswatch_report_gaps_total", "Gaps in a sensor's report sequence.", c->gaps},
+		{"egresswatch_reports_lost_total", "Reports missing in those gaps.", c->lost_reports},
+		{"egresswatch_overflow_records_total", "Identity records folded into ~overflow.",
+		 c->overflow_records},
+		{"egresswatch_late_records_total", "Records too late for their window ring.",
+		 c->late_minute + c->late_hour},
+		{"egresswatch_alerts_total", "Alerts raised.", c->alerts},
+		{"egresswatch_sensors_rejected_total", "Reports from sensors past the sensor table.",
+		 c->sensors_rejected},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		metric(out, counters[i].name, "counter", counters[i].help);
+		evbuffer_add_printf(out, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].v);
+	}
+	metric(out, "egresswatch_capture_clock_seconds", "gauge",
+	       "The collector's capture clock: the latest report end applied.");
+	evbuffer_add_printf(out, "egresswatch_capture_clock_seconds %.3f\n", engine_now(e));
+	metric(out, "egresswatch_identities", "gauge", "Identities tracked.");
+	evbuffer_add_printf(out, "egresswatch_identities %zu\n", engine_ident_count(e));
+
+	/* Per sensor: health and lag behind the collector's clock. */
+	static const char *const sm[][2] = {
+		{"egresswatch_sensor_packets_seen_total", "Packets the sensor saw."},
+		{"egresswatch_sensor_drops_kernel_total", "Packets the kernel dropped before the sensor."},
+		{"egresswatch_sensor_packets_undecoded_total", "Packets the sensor could not decode."},
+		{"egresswatch_sensor_lag_seconds", "Capture-clock seconds since the sensor's last report."},
+	};
+	for (int k = 0; k < 4; k++) {
+		metric(out, sm[k][0], k == 3 ? "gauge" : "counter", sm[k][1]);
+		for (size_t i = 0; i < engine_sensor_count(e); i++) {
+			const struct engine_sensor *s = engine_sensor_at(e, i);
+			double v = k == 0 ? (double)s->stats.packets_seen
+				 : k == 1 ? (double)s->stats.drops_kernel
+				 : k == 2 ? (double)s->stats.packets_undecoded
+					  : engine_now(e) - s->last_end;
+			evbuffer_add_printf(out, "%s{sensor=\"%s\"} %.0f\n", sm[k][0], s->name, v);
+		}
+	}
+
+	/* Top identities by egress in the last hour: bounded cardinality. */
+	size_t n = engine_ident_count(e);
+	struct ranked *r = n ? malloc(n * sizeof(*r)) : NULL;
+	if (!r)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct engine_window win;
+		r[i].id = engine_ident_at(e, i);
+		engine_window(r[i].id, engine_now(e), 3600, &win);
+		r[i].bytes = win.bytes;
+	}
+	qsort(r, n, sizeof(*r), by_bytes_desc);
+	metric(out, "egresswatch_identity_out_bytes_1h", "gauge",
+	       "Egress bytes in the last hour of capture clock, top identities only.");
+	for (size_t i = 0; i < n && i < top_n; i++)
+		evbuffer_add_printf(out, "egresswatch_identity_out_bytes_1h{identity=\"%s\"} %llu\n",
+				    r[i].id->name, (unsigned long long)r[i].bytes);
+	metric(out, "egresswatch_identity_out_bytes_total", "counter",
+	       "Egress bytes since the identity was first seen, top identities only.");
+	for (size_t i = 0; i < n && i < top_n; i++)
+		evbuffer_add_printf(out, "egresswatch_identity_out_bytes_total{identity=\"%s\"} %llu\n",
+				    r[i].id->name, (unsigned long long)r[i].id->t.out_bytes);
+	free(r);
+}
 
 struct collector_http *collector_http_start(struct event_base *base, const char *listen,
 					    const struct collector_view *view, char *err,
 					    size_t errlen)
 {
-	(void)base;
-	(void)err;
-	(void)errlen;
 	struct collector_http *h = calloc(1, sizeof(*h));
-	if (h)
-		h->view = view;
-	fprintf(stderr, "egress-collector: http %s: the HTTP API is not built in yet; not serving\n",
-		listen);
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->view = view;
+	snprintf(h->alerts_key, sizeof(h->alerts_key), "%salerts", view->prefix);
+	const struct collector_config *cc = config_of(h);
+	struct http_api_config ac;
+	http_api_config_defaults(&ac);
+	snprintf(ac.listen, sizeof(ac.listen), "%s", listen);
+	snprintf(ac.token_file, sizeof(ac.token_file), "%s", cc->http_token_file);
+	snprintf(ac.cors_origin, sizeof(ac.cors_origin), "%s", cc->http_cors_origin);
+	snprintf(ac.prefix, sizeof(ac.prefix), "%s", view->prefix);
+	if (cc->http_rate > 0) {
+		ac.rate_per_s = cc->http_rate;
+		ac.rate_burst = 2 * cc->http_rate;
+	}
+	if (cc->metrics_top_n)
+		ac.metrics_top_n = cc->metrics_top_n;
+	ac.redis = *view->redis;
+	struct http_provider p = {
+		.ctx = h, .identities = p_identities, .identity = p_identity, .alerts = p_alerts,
+		.sensors = p_sensors, .config = p_config, .metrics = p_metrics,
+	};
+	h->api = http_api_new(base, &ac, &p, err, errlen);
+	if (!h->api) {
+		free(h);
+		return NULL;
+	}
 	return h;
+}
+
+int collector_http_port(const struct collector_http *h)
+{
+	return h ? http_api_port(h->api) : 0;
 }
 
 void collector_http_stop(struct collector_http *h)
 {
+	if (!h)
+		return;
+	http_api_free(h->api);
+	redisFree(h->rc);
 	free(h);
 }

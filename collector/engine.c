@@ -536,6 +536,22 @@ static struct rules_episode *episode_for(struct engine_ident *id, uint64_t rh)
 	return free_ep;
 }
 
+int engine_ident_severity(const struct engine *e, const struct engine_ident *id)
+{
+	int best = -1;
+	for (size_t r = 0; r < e->cfg->nrules; r++) {
+		const struct rule_def *rd = &e->cfg->rules[r];
+		uint64_t rh = name_hash(rd->name);
+		for (size_t i = 0; i < CCONF_RULES_MAX; i++) {
+			const struct rules_episode *ep = &id->ep[i];
+			if (ep->rule_hash == rh && rules_episode_active(ep, e->now, rd->window_s) &&
+			    (int)rd->p.severity > best)
+				best = (int)rd->p.severity;
+		}
+	}
+	return best;
+}
+
 static void alert_id(const char *ident, const char *rule, double start, int level, char out[33])
 {
 	char key[512];

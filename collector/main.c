@@ -35,6 +35,7 @@
 #include "engine.h"
 #include "redis_addr.h"
 #include "report.h"
+#include "sandbox.h"
 #include "store.h"
 #include "banned.h"
 
@@ -405,6 +406,16 @@ static int run(struct app *a)
 		a->http_hook = collector_http_start(a->base, a->http, &a->view, err, sizeof(err));
 		if (!a->http_hook) {
 			logmsg("http %s: %s", a->http, err);
+			goto out_events;
+		}
+		logmsg("http: listening on %s (port %d)", a->http, collector_http_port(a->http_hook));
+	}
+	/* Listener bound and files known: from here on only the calls the
+	 * collector's loop needs (Redis reconnects included). */
+	if (a->cfg->seccomp) {
+		char err[256];
+		if (sandbox_apply(SANDBOX_COLLECTOR, err, sizeof(err))) {
+			logmsg("%s", err);
 			goto out_events;
 		}
 	}

@@ -102,6 +102,11 @@ struct collector_config {
 	char group[64], consumer[64];
 	char alerts_file[4096];
 	char http[256];                 /* "off" or a listen address */
+	char http_token_file[4096];     /* "": no token */
+	char http_cors_origin[256];     /* "": no CORS headers */
+	double http_rate;               /* requests/s per client; 0: unlimited */
+	size_t metrics_top_n;           /* per-identity series in /metrics */
+	bool seccomp;                   /* load the system call allowlist */
 	size_t max_identities;
 	size_t batch;
 	size_t max_report_bytes;

@@ -2,8 +2,8 @@
  * collector_http: the hook where the HTTP API (http_api.h) attaches to the
  * collector.
  *
- * Owned by the collector; the HTTP module's author fills in
- * collector/collector_http.c. The collector calls collector_http_start()
+ * collector/collector_http.c implements the API's provider over the engine
+ * and the alerts stream. The collector calls collector_http_start()
  * once after its event loop exists (never with listen "off") and
  * collector_http_stop() at exit. The view is read-only and stays valid
  * until stop; callbacks run on the same event loop as report processing,
@@ -32,6 +32,9 @@ struct collector_http;
 struct collector_http *collector_http_start(struct event_base *base, const char *listen,
 					    const struct collector_view *view, char *err,
 					    size_t errlen);
+
+/* The bound TCP port (the listen address may say port 0), or 0. */
+int collector_http_port(const struct collector_http *h);
 
 /* Stops and frees; NULL-safe. */
 void collector_http_stop(struct collector_http *h);

@@ -174,6 +174,10 @@ void engine_window(const struct engine_ident *id, double now, double window_s,
 bool engine_baseline(const struct engine *e, const struct engine_ident *id, double now,
 		     double window_s, uint64_t *baseline);
 
+/* The highest severity (enum severity) of id's rule episodes still open at
+ * the engine's now, or -1 when none is. */
+int engine_ident_severity(const struct engine *e, const struct engine_ident *id);
+
 /* ---- persistence ---- */
 
 /* Identities changed since the last engine_clear_dirty (indices for engine_ident_at). */

@@ -83,6 +83,12 @@ say "3. the collector: consumes reports, raises alerts, serves the dashboard on 
 "$B/egress-collector" -c "$DIR/collector.conf" >"$DIR/collector.log" 2>&1 &
 PIDS+=($!)
 echo "${PIDS[*]}" >"$DIR/pids"
+for _ in $(seq 100); do grep -q "http: listening" "$DIR/collector.log" && break; sleep 0.05; done
+if ! kill -0 "${PIDS[1]}" 2>/dev/null || ! grep -q "http: listening" "$DIR/collector.log"; then
+	echo "demo: the collector did not start: $(tail -n 3 "$DIR/collector.log")" >&2
+	cleanup
+	exit 1
+fi
 
 say "4. the sensor replays the capture into Redis, one report a minute of capture clock"
 "$B/egress-sensor" -r "$DIR/demo.pcap" -c "$DIR/sensor.conf" --no-progress 2>"$DIR/sensor.log"

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# t_collector_http: the HTTP API of the real egress-collector (t_http_api.sh
+# covers the HTTP module against a fixture). A private redis-server; reports
+# XADDed with known bytes; the collector serving on a free port with a token.
+# Every endpoint's numbers must equal what was fed, bad requests get their
+# status and change no state, an alert raised by a report reaches a stream
+# client live and a resumed client from Last-Event-ID, and the collector
+# runs under its seccomp filter.
+. "$(dirname "$0")/../lib.sh"
+for t in jq curl; do
+	command -v $t >/dev/null || { skip "t_collector_http: $t is not installed"; finish; exit; }
+done
+start_redis || { fail "redis-server did not start"; finish; exit; }
+TOKEN=t0ken-$$-for-the-test
+printf '%s\n' "$TOKEN" >"$TMP/token"
+chmod 600 "$TMP/token"
+cat >"$TMP/c.conf" <<EOF
+[collector]
+redis = unix:$REDIS_SOCK
+alerts_file = $TMP/alerts.jsonl
+http = 127.0.0.1:0
+http_token_file = $TMP/token
+http_rate = 0
+metrics_top_n = 2
+[rule cap-1h]
+window = 1h
+max_bytes = 10MB
+severity = high
+EOF
+"$COLLECTOR" -c "$TMP/c.conf" >"$TMP/c.log" 2>&1 &
+CPID=$!
+on_exit "kill $CPID 2>/dev/null; wait $CPID 2>/dev/null"
+PORT=
+for _ in $(seq 100); do
+	PORT=$(sed -n 's/.*http: listening on .*(port \([0-9]*\)).*/\1/p' "$TMP/c.log")
+	[ -n "$PORT" ] && break
+	sleep 0.05
+done
+[ -n "$PORT" ] || { fail "collector did not listen: $(tail -n 3 "$TMP/c.log")"; finish; exit; }
+pass "collector serves HTTP on port $PORT"
+A=http://127.0.0.1:$PORT
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && pass "collector runs under its seccomp filter" ||
+	fail "collector Seccomp: $(grep Seccomp: /proc/$CPID/status)"
+
+# report SEQ END IDENTITY BYTES [DEST]: one report of one identity, 60 s long.
+report() {
+	local dest=${5:-198.51.100.7}
+	rcli XADD egress:reports '*' report "{\"v\":1,\"sensor\":\"gw-t\",\"seq\":$1,\"start\":$(($2 - 60)),\"end\":$2,\"identities\":[{\"identity\":\"$3\",\"out_bytes\":$4,\"out_packets\":10,\"in_bytes\":7,\"in_packets\":1,\"flows\":2,\"destinations\":[{\"addr\":\"$dest\",\"port\":443,\"proto\":\"tcp\",\"bytes\":$4,\"packets\":10}]}],\"stats\":{\"packets_seen\":11,\"packets_undecoded\":1,\"drops_kernel\":3}}" >/dev/null
+}
+drained() {
+	for _ in $(seq 200); do
+		[ "$(rcli --raw XINFO GROUPS egress:reports | awk 'p=="lag"{print} {p=$0}')" = 0 ] &&
+			[ "$(rcli XPENDING egress:reports collectors | head -n 1)" = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+T=1742385600
+report 1 $((T + 60)) web-a 3000000
+report 2 $((T + 120)) web-b 1000000
+report 3 $((T + 180)) web-a 2000000 203.0.113.9
+report 4 $((T + 240)) etl 4000000
+drained || fail "collector did not drain the first reports"
+
+code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+[ "$(code "$A/api/v1/identities")" = 401 ] && pass "no token: 401" || fail "no token: $(cat "$TMP/body")"
+[ "$(code -H "Authorization: Bearer nope" "$A/api/v1/identities")" = 403 ] && pass "wrong token: 403" ||
+	fail "wrong token: $(cat "$TMP/body")"
+
+[ "$(code "${AUTH[@]}" "$A/api/v1/identities?window=24h")" = 200 ] || fail "identities: $(cat "$TMP/body")"
+got=$(jq -r '[.identities[] | "\(.identity)=\(.out_bytes)"] | join(" ")' "$TMP/body")
+[ "$got" = "web-a=5000000 etl=4000000 web-b=1000000" ] && pass "identities ranked with exact bytes: $got" ||
+	fail "identities: $got"
+[ "$(jq .total "$TMP/body")" = 3 ] && pass "identities total 3" || fail "total $(jq .total "$TMP/body")"
+code "${AUTH[@]}" "$A/api/v1/identities?window=24h&limit=1&offset=1" >/dev/null
+[ "$(jq -r '.identities[0].identity' "$TMP/body")" = etl ] && pass "paging: offset 1 limit 1 is etl" ||
+	fail "paging: $(jq -c . "$TMP/body")"
+
+[ "$(code "${AUTH[@]}" "$A/api/v1/identities/web-a")" = 200 ] || fail "identity: $(cat "$TMP/body")"
+[ "$(jq '.totals.out_bytes' "$TMP/body")" = 5000000 ] && [ "$(jq '.totals.in_bytes' "$TMP/body")" = 14 ] &&
+	pass "identity totals: 5000000 out, 14 in" || fail "identity totals $(jq -c .totals "$TMP/body")"
+[ "$(jq -r '.top_destinations[0].addr + " " + (.top_destinations[0].bytes|tostring)' "$TMP/body")" = "198.51.100.7 3000000" ] &&
+	pass "identity's top destination first" || fail "dests $(jq -c .top_destinations "$TMP/body")"
+[ "$(jq '[.series[].out_bytes] | add' "$TMP/body")" = 5000000 ] && pass "minute series sums to the bytes" ||
+	fail "series sum $(jq '[.series[].out_bytes] | add' "$TMP/body")"
+[ "$(code "${AUTH[@]}" "$A/api/v1/identities/nobody")" = 404 ] && pass "unknown identity: 404" || fail "unknown identity"
+
+[ "$(code "${AUTH[@]}" "$A/api/v1/sensors")" = 200 ] &&
+	[ "$(jq -r '.sensors[0] | "\(.sensor) \(.last_seq) \(.reports) \(.packets_seen) \(.drops_kernel)"' "$TMP/body")" = "gw-t 4 4 44 12" ] &&
+	pass "sensors: gw-t seq 4, 44 packets, 12 kernel drops" || fail "sensors: $(cat "$TMP/body")"
+[ "$(code "${AUTH[@]}" "$A/api/v1/config")" = 200 ] && [ "$(jq -r '.rules[0].name' "$TMP/body")" = cap-1h ] &&
+	[ -n "$(jq -r .version "$TMP/body")" ] && pass "config: version and rules" || fail "config: $(cat "$TMP/body")"
+
+# Bad requests: their status, and the committed state unchanged.
+"$COLLECTOR" --dump-state -c "$TMP/c.conf" >"$TMP/before.json" 2>/dev/null
+for bad in "identities?window=5y" "identities?limit=abc" "identities?limit=0" "alerts?severity=urgent" \
+	"alerts?since=yesterday" "identities?bogus=1"; do
+	c=$(code "${AUTH[@]}" "$A/api/v1/$bad")
+	[ "$c" = 400 ] && jq -e .error "$TMP/body" >/dev/null && pass "GET /api/v1/$bad: 400 with a JSON error" ||
+		fail "GET /api/v1/$bad: $c $(cat "$TMP/body")"
+done
+[ "$(code -X POST "${AUTH[@]}" "$A/api/v1/identities")" = 405 ] && pass "POST: 405" || fail "POST not 405"
+[ "$(code "${AUTH[@]}" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "$A/api/v1/identities")" = 413 ] &&
+	pass "20 kB of headers: 413" || fail "oversized request: $(cat "$TMP/body")"
+"$COLLECTOR" --dump-state -c "$TMP/c.conf" >"$TMP/after.json" 2>/dev/null
+cmp -s "$TMP/before.json" "$TMP/after.json" && pass "bad requests changed no state" || fail "state changed"
+
+# Alerts: none yet; a stream client connects; a report crosses the cap.
+[ "$(code "${AUTH[@]}" "$A/api/v1/alerts")" = 200 ] && [ "$(jq '.alerts | length' "$TMP/body")" = 0 ] &&
+	pass "no alerts under the cap" || fail "alerts before the cap: $(cat "$TMP/body")"
+curl -sN "$A/api/v1/alerts/stream?access_token=$TOKEN" >"$TMP/live.sse" 2>/dev/null &
+SSE=$!
+on_exit "kill $SSE 2>/dev/null"
+sleep 0.5
+report 5 $((T + 300)) etl 9000000 192.0.2.66
+drained || fail "collector did not drain the alerting report"
+for _ in $(seq 100); do grep -q '^data: ' "$TMP/live.sse" && break; sleep 0.05; done
+grep '^data: ' "$TMP/live.sse" | head -n 1 | sed 's/^data: //' >"$TMP/live.json"
+[ "$(jq -r '.identity + " " + .rule + " " + (.observed_bytes|tostring)' "$TMP/live.json" 2>/dev/null)" = "etl cap-1h 13000000" ] &&
+	pass "the alert reached the live stream: etl cap-1h 13000000" || fail "live stream: $(head -c 300 "$TMP/live.sse")"
+E1=$(sed -n 's/^id: //p' "$TMP/live.sse" | head -n 1)
+
+code "${AUTH[@]}" "$A/api/v1/alerts?identity=etl&severity=high" >/dev/null
+[ "$(jq '.alerts | length' "$TMP/body")" = 1 ] && [ "$(jq -r '.alerts[0].stream_id' "$TMP/body")" = "$E1" ] &&
+	pass "alerts filtered by identity and severity; stream id matches the event id" ||
+	fail "alerts: $(cat "$TMP/body")"
+code "${AUTH[@]}" "$A/api/v1/alerts?severity=critical" >/dev/null
+[ "$(jq '.alerts | length' "$TMP/body")" = 0 ] && pass "severity=critical filters it out" || fail "critical filter"
+code "${AUTH[@]}" "$A/api/v1/alerts?identity=web-a" >/dev/null
+[ "$(jq '.alerts | length' "$TMP/body")" = 0 ] && pass "identity=web-a has none" || fail "identity filter"
+
+# An escalation while no client is connected; a client resuming from E1 gets it.
+kill $SSE 2>/dev/null
+report 6 $((T + 360)) etl 40000000 192.0.2.66
+drained || fail "collector did not drain the escalating report"
+curl -sN --max-time 2 -H "Last-Event-ID: $E1" "$A/api/v1/alerts/stream?access_token=$TOKEN" >"$TMP/resume.sse" 2>/dev/null
+ids=$(sed -n 's/^id: //p' "$TMP/resume.sse" | tr '\n' ' ')
+n=$(rcli XLEN egress:alerts)
+E2=$(rcli --raw XREVRANGE egress:alerts + - COUNT 1 | head -n 1)
+[ "$n" = 2 ] && [ "$ids" = "$E2 " ] && pass "Last-Event-ID resumes with exactly the missed alert" ||
+	fail "resume: got '$ids', stream has $n, newest $E2"
+
+code "${AUTH[@]}" "$A/api/v1/alerts?limit=1" >/dev/null
+cur=$(jq -r .next_cursor "$TMP/body")
+first=$(jq -r '.alerts[0].stream_id' "$TMP/body")
+code "${AUTH[@]}" "$A/api/v1/alerts?limit=1&cursor=$cur" >/dev/null
+second=$(jq -r '.alerts[0].stream_id' "$TMP/body")
+[ "$first" = "$E2" ] && [ "$second" = "$E1" ] && pass "alert paging: newest first, cursor to the next" ||
+	fail "paging: $first then $second (want $E2 then $E1)"
+
+curl -s "$A/metrics" >"$TMP/metrics"
+grep -qx 'egresswatch_reports_applied_total 6' "$TMP/metrics" && pass "metrics: 6 reports applied" ||
+	fail "metrics applied: $(grep applied "$TMP/metrics")"
+grep -qx 'egresswatch_alerts_total 2' "$TMP/metrics" && pass "metrics: 2 alerts" || fail "metrics alerts"
+grep -qx 'egresswatch_identity_out_bytes_total{identity="etl"} 53000000' "$TMP/metrics" &&
+	pass "metrics: etl egress 53000000" || fail "metrics etl: $(grep identity_out_bytes_total "$TMP/metrics")"
+[ "$(grep -c '^egresswatch_identity_out_bytes_total{' "$TMP/metrics")" = 2 ] &&
+	pass "metrics: per-identity series capped at metrics_top_n = 2" || fail "metrics top_n"
+grep -q '^egresswatch_sensor_drops_kernel_total{sensor="gw-t"} 18' "$TMP/metrics" &&
+	pass "metrics: sensor drops" || fail "metrics drops: $(grep drops_kernel "$TMP/metrics")"
+
+[ "$(code "$A/")" = 200 ] && grep -q '<html' "$TMP/body" && pass "the dashboard page is served" || fail "dashboard"
+kill -0 $CPID 2>/dev/null && pass "collector still running after all of it" || fail "collector died: $(tail -n 3 "$TMP/c.log")"
+finish
