@@ -458,6 +458,222 @@ static void allow_key(struct allow_def *a, const char *file, unsigned line, cons
 	}
 }
 
+/* ---- [detect] and [detect PATTERN] ---- */
+
+#define DETECT_OVERRIDES_MAX 1024
+enum dk_type { DK_BYTES, DK_DOUBLE, DK_UINT };
+
+/* The detector's rule keys: the same in [detect] and [detect PATTERN]. */
+static const struct {
+	const char *name;
+	enum dk_type type;
+	size_t off;
+} detect_rule_keys[] = {
+#define R(m) offsetof(struct detect_rules, m)
+	{"cap_1h", DK_BYTES, R(cap[0])},
+	{"cap_24h", DK_BYTES, R(cap[1])},
+	{"cap_7d", DK_BYTES, R(cap[2])},
+	{"burst_multiple_1h", DK_DOUBLE, R(burst_mult[0])},
+	{"burst_multiple_24h", DK_DOUBLE, R(burst_mult[1])},
+	{"burst_multiple_7d", DK_DOUBLE, R(burst_mult[2])},
+	{"burst_spreads_1h", DK_DOUBLE, R(burst_k[0])},
+	{"burst_spreads_24h", DK_DOUBLE, R(burst_k[1])},
+	{"burst_spreads_7d", DK_DOUBLE, R(burst_k[2])},
+	{"burst_floor_1h", DK_BYTES, R(burst_floor[0])},
+	{"burst_floor_24h", DK_BYTES, R(burst_floor[1])},
+	{"burst_floor_7d", DK_BYTES, R(burst_floor[2])},
+	{"new_destination_bytes", DK_BYTES, R(new_id_bytes)},
+	{"new_org_destination_bytes", DK_BYTES, R(new_org_bytes)},
+	{"drift_k", DK_DOUBLE, R(drift_k)},
+	{"drift_h", DK_DOUBLE, R(drift_h)},
+	{"drift_min_spread", DK_BYTES, R(drift_min_spread)},
+	{"peer_multiple", DK_DOUBLE, R(peer_mult)},
+	{"peer_floor_1h", DK_BYTES, R(peer_floor[0])},
+	{"peer_floor_24h", DK_BYTES, R(peer_floor[1])},
+	{"fanin_bytes", DK_BYTES, R(fanin_bytes)},
+	{"fanin_identities", DK_UINT, R(fanin_identities)},
+#undef R
+};
+#define NDETECT_RULE_KEYS (sizeof(detect_rule_keys) / sizeof(detect_rule_keys[0]))
+
+/* Sets rule key name in r; returns its index, -1 if unknown, -2 if bad (reported). */
+static int detect_rule_key(struct detect_rules *r, const char *file, unsigned line, const char *name,
+			   const char *value, struct diag *d)
+{
+	for (size_t k = 0; k < NDETECT_RULE_KEYS; k++) {
+		if (strcmp(name, detect_rule_keys[k].name) != 0)
+			continue;
+		char *p = (char *)r + detect_rule_keys[k].off;
+		uint64_t u;
+		char *end;
+		double v;
+		switch (detect_rule_keys[k].type) {
+		case DK_BYTES:
+			if (units_parse_bytes(value, &u) != 0) {
+				diag_add(d, file, line, "%s: a size (e.g. 2GB, 500MiB; 0 turns it off)", name);
+				return -2;
+			}
+			memcpy(p, &u, sizeof(u));
+			break;
+		case DK_DOUBLE:
+			v = strtod(value, &end);
+			if (end == value || *end || !isfinite(v) || v < 0 || v > 1e6) {
+				diag_add(d, file, line, "%s: a number 0..1000000", name);
+				return -2;
+			}
+			memcpy(p, &v, sizeof(v));
+			break;
+		case DK_UINT:
+			if (units_parse_uint(value, 1000000, &u) != 0) {
+				diag_add(d, file, line, "%s: an integer 0..1000000", name);
+				return -2;
+			}
+			unsigned w = (unsigned)u;
+			memcpy(p, &w, sizeof(w));
+			break;
+		}
+		return (int)k;
+	}
+	return -1;
+}
+
+static void detect_key(struct collector_config *c, const char *file, unsigned line, const char *name,
+		       const char *value, struct diag *d)
+{
+	uint64_t u;
+	double t;
+	int b;
+	struct detect_config *dc = &c->detect;
+	if (detect_rule_key(&dc->rules, file, line, name, value, d) != -1)
+		return;
+	if (strcmp(name, "enabled") == 0) {
+		if (units_parse_bool(value, &b) != 0)
+			diag_add(d, file, line, "enabled: on or off");
+		else
+			c->detect_enabled = b;
+	} else if (strcmp(name, "learning") == 0 || strcmp(name, "org_learning") == 0 ||
+		   strcmp(name, "new_window") == 0 || strcmp(name, "org_new_window") == 0 ||
+		   strcmp(name, "checkpoint") == 0) {
+		if (units_parse_duration(value, &t) != 0 || t > 90 * 86400.0)
+			diag_add(d, file, line, "%s: a duration up to 90d (e.g. 7d, 24h)", name);
+		else if (name[0] == 'l')
+			dc->learning_s = t;
+		else if (name[0] == 'n')
+			dc->new_window_s = t;
+		else if (name[0] == 'c')
+			c->detect_checkpoint_s = t;
+		else if (strcmp(name, "org_learning") == 0)
+			dc->org_learning_s = t;
+		else
+			dc->org_new_window_s = t;
+	} else if (strcmp(name, "max_identities") == 0) {
+		if (units_parse_uint(value, 10000000, &u) != 0 || u == 0)
+			diag_add(d, file, line, "max_identities: an integer 1..10000000");
+		else
+			dc->max_identities = (size_t)u;
+	} else if (strcmp(name, "known_per_identity") == 0) {
+		if (units_parse_uint(value, 4096, &u) != 0 || u == 0)
+			diag_add(d, file, line, "known_per_identity: an integer 1..4096");
+		else
+			dc->known_per_identity = (size_t)u;
+	} else if (strcmp(name, "prefix_v4") == 0 || strcmp(name, "prefix_v6") == 0) {
+		bool v4 = name[8] == '4';
+		if (units_parse_uint(value, v4 ? 32 : 128, &u) != 0 || u == 0)
+			diag_add(d, file, line, "%s: a prefix length 1..%d", name, v4 ? 32 : 128);
+		else if (v4)
+			dc->prefix_v4 = (unsigned)u;
+		else
+			dc->prefix_v6 = (unsigned)u;
+	} else {
+		diag_add(d, file, line, "unknown key \"%s\" in [detect]", name);
+	}
+}
+
+/* [detect PATTERN]: an identity name, or a prefix ending in '*'. */
+static void detect_override_key(struct collector_config *c, const char *pattern, const char *file,
+				unsigned line, const char *name, const char *value, struct diag *d)
+{
+	size_t i;
+	for (i = 0; i < c->ndetect_overrides; i++)
+		if (strcmp(c->detect_overrides[i].identity, pattern) == 0)
+			break;
+	if (i == c->ndetect_overrides) {
+		if (i == DETECT_OVERRIDES_MAX) {
+			diag_add(d, file, line, "more than %d [detect PATTERN] sections", DETECT_OVERRIDES_MAX);
+			return;
+		}
+		struct detect_override *no = realloc(c->detect_overrides, (i + 1) * sizeof(*no));
+		uint32_t *ns = no ? realloc(c->detect_override_set, (i + 1) * sizeof(*ns)) : NULL;
+		if (no)
+			c->detect_overrides = no;
+		if (!no || !ns) {
+			diag_add(d, file, line, "out of memory");
+			return;
+		}
+		c->detect_override_set = ns;
+		memset(&no[i], 0, sizeof(no[i]));
+		snprintf(no[i].identity, sizeof(no[i].identity), "%s", pattern);
+		ns[i] = 0;
+		c->ndetect_overrides++;
+	}
+	int k = detect_rule_key(&c->detect_overrides[i].rules, file, line, name, value, d);
+	if (k == -1)
+		diag_add(d, file, line, "unknown key \"%s\" in [detect %s] (rule keys only)", name, pattern);
+	else if (k >= 0)
+		c->detect_override_set[i] |= 1u << k;
+}
+
+static bool detect_pattern_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n && p[n - 1] == '*') {
+		char name[IDENTITY_NAME_MAX + 1];
+		if (n == 1)
+			return true;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 1), p);
+		return report_identity_name_valid(name);
+	}
+	return report_identity_name_valid(p);
+}
+
+/* After the file: overrides inherit every field they do not set from
+ * [detect]; the [allow] networks become the detector's allowlist. */
+static void detect_resolve(struct collector_config *c, const char *file, struct diag *d)
+{
+	struct detect_config *dc = &c->detect;
+	for (size_t i = 0; i < c->ndetect_overrides; i++) {
+		struct detect_rules r = dc->rules;
+		for (size_t k = 0; k < NDETECT_RULE_KEYS; k++) {
+			if (!(c->detect_override_set[i] & (1u << k)))
+				continue;
+			size_t off = detect_rule_keys[k].off;
+			size_t sz = detect_rule_keys[k].type == DK_UINT ? sizeof(unsigned) : 8;
+			memcpy((char *)&r + off, (char *)&c->detect_overrides[i].rules + off, sz);
+		}
+		c->detect_overrides[i].rules = r;
+	}
+	dc->overrides = c->detect_overrides;
+	dc->noverrides = c->ndetect_overrides;
+	dc->nallow = 0;
+	for (size_t a = 0; a < c->nallows; a++) {
+		for (size_t n = 0; n < c->allows[a].nnets; n++) {
+			if (dc->nallow == DETECT_MAX_ALLOW) {
+				diag_add(d, file, 0, "[allow]: the detector takes at most %d networks",
+					 DETECT_MAX_ALLOW);
+				return;
+			}
+			struct detect_allow *x = &dc->allow[dc->nallow++];
+			x->prefix = c->allows[a].nets[n];
+			x->plen = c->allows[a].plen[n];      /* both in the 128-bit space */
+			x->cap_per_day = c->allows[a].max_bytes_per_day;
+		}
+	}
+	snprintf(dc->version, sizeof(dc->version), "%s", c->version);
+	char err[256];
+	if (c->detect_enabled && detect_config_check(dc, err, sizeof(err)) != 0)
+		diag_add(d, file, 0, "[detect]: %s", err);
+}
+
 static void handler(void *user, const char *file, unsigned line, const char *section,
 		    const char *name, const char *value, struct diag *d)
 {
@@ -469,6 +685,10 @@ static void handler(void *user, const char *file, unsigned line, const char *sec
 	}
 	if (strcmp(section, "collector") == 0) {
 		collector_key(L, file, line, name, value, d);
+		return;
+	}
+	if (strcmp(section, "detect") == 0) {
+		detect_key(c, file, line, name, value, d);
 		return;
 	}
 	const char *sp = strchr(section, ' ');
@@ -498,6 +718,13 @@ static void handler(void *user, const char *file, unsigned line, const char *sec
 			diag_add(d, file, line, "more than %d [identity] sections", CCONF_IDENTITIES_MAX);
 		else
 			override_key(L, 'i', (size_t)i, file, line, name, value, d);
+		return;
+	}
+	if (strcmp(kind, "detect") == 0) {
+		if (!detect_pattern_ok(arg))
+			diag_add(d, file, line, "[detect %s]: an identity name or a prefix ending in *", arg);
+		else
+			detect_override_key(c, arg, file, line, name, value, d);
 		return;
 	}
 	if (!simple_name_ok(arg)) {
@@ -583,6 +810,9 @@ static struct collector_config *load(const char *name, const char *path, const c
 	c->max_identities = 50000;
 	c->batch = 100;
 	c->max_report_bytes = 16u << 20;
+	c->detect_enabled = true;
+	c->detect_checkpoint_s = 60;
+	detect_config_default(&c->detect);
 	unsigned before = d->count;
 
 	/* The version is a hash of the bytes: the same file, the same version. */
@@ -608,7 +838,8 @@ static struct collector_config *load(const char *name, const char *path, const c
 	free(buf);
 	snprintf(c->version, sizeof(c->version), "%016llx", (unsigned long long)h);
 	resolve(&L, name, d);
-	if (c->nrules == 0)
+	detect_resolve(c, name, d);
+	if (c->nrules == 0 && !c->detect_enabled)
 		diag_add(d, name, 0, "no [rule NAME] section: nothing would ever alert");
 	for (size_t i = 0; i < L.nseen; i++)
 		free(L.seen[i]);
@@ -642,6 +873,8 @@ void collector_config_free(struct collector_config *c)
 		free(c->allows[a].members);
 	free(c->groups);
 	free(c->idents);
+	free(c->detect_overrides);
+	free(c->detect_override_set);
 	memset(&c->redis, 0, sizeof(c->redis));
 	free(c);
 }

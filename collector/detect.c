@@ -683,7 +683,11 @@ int detect_observe(struct detect_engine *e, const char *identity, double ts, uin
 		detect_prefix(&dests[i].addr, e->cfg.prefix_v4, e->cfg.prefix_v6, &pfx, &plen);
 		uint64_t h = detect_prefix_hash(e->cfg.seed, &pfx, plen);
 		bool org_new = false;
-		struct detect_org_dest *od = detect_org_observe(&e->org, &pfx, plen, h, idx, b, now, &org_new);
+		struct detect_org_dest *od = NULL;
+		if (org_judged)
+			od = detect_org_observe(&e->org, &pfx, plen, h, idx, b, now, &org_new);
+		else
+			detect_org_learn(&e->org, h);
 		detect_novelty_observe(&id->nov, tab, e->cfg.known_per_identity, &pfx, plen, h, org_new, b, now);
 		if (od && org_judged && r->fanin_bytes && od->nids >= r->fanin_identities &&
 		    od->bytes >= (double)r->fanin_bytes)
@@ -1105,6 +1109,25 @@ int detect_save(const struct detect_engine *e, unsigned char **buf, size_t *len)
 	*buf = p;
 	*len = total;
 	return 0;
+}
+
+int detect_state_seed(const void *buf, size_t len, uint64_t seed[2])
+{
+	struct state_header h;
+	if (!buf || len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != STATE_MAGIC || h.version != STATE_VERSION)
+		return -1;
+	seed[0] = h.seed[0];
+	seed[1] = h.seed[1];
+	return 0;
+}
+
+void detect_get_seed(const struct detect_engine *e, uint64_t seed[2])
+{
+	seed[0] = e->cfg.seed[0];
+	seed[1] = e->cfg.seed[1];
 }
 
 struct detect_engine *detect_load(const struct detect_config *c, const void *buf, size_t len, char *err,

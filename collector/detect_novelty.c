@@ -283,6 +283,12 @@ struct detect_org_dest *detect_org_find(const struct detect_org *o, const ew_add
 	return e->plen ? e : NULL;
 }
 
+void detect_org_learn(struct detect_org *o, uint64_t h)
+{
+	if (o->tab)
+		bloom_add(o->bloom, o->nbits, h);
+}
+
 struct detect_org_dest *detect_org_observe(struct detect_org *o, const ew_addr *prefix, uint8_t plen,
 					   uint64_t h, uint32_t id, double bytes, uint32_t now, bool *is_new)
 {

@@ -35,6 +35,11 @@ struct engine {
 	size_t nreasons;
 	size_t *dirty;
 	size_t ndirty, capdirty;
+	/* The learned detector (detect.h): fed every applied report, ticked
+	 * on the capture clock; NULL when [detect] enabled = off. */
+	struct detect_engine *det;
+	bool det_dirty;                 /* observed since the last detect blob */
+	struct detect_dest_obs obs[ENGINE_OBS_MAX];
 };
 
 static uint64_t fnv64_seeded(uint64_t seed, const void *p, size_t n)
@@ -73,6 +78,20 @@ void engine_alerts_clear(struct engine_alerts *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* A fresh detector under cfg with a random hash key; NULL when disabled. */
+static struct detect_engine *detector_new(const struct collector_config *cfg)
+{
+	if (!cfg || !cfg->detect_enabled)
+		return NULL;
+	struct detect_config dc = cfg->detect;
+	if (getrandom(dc.seed, sizeof(dc.seed), 0) != sizeof(dc.seed)) {
+		dc.seed[0] = 0x243f6a8885a308d3ULL;
+		dc.seed[1] = 0x13198a2e03707344ULL;
+	}
+	char err[256];
+	return detect_new(&dc, err, sizeof(err));
+}
+
 struct engine *engine_new(const struct collector_config *cfg)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -82,6 +101,11 @@ struct engine *engine_new(const struct collector_config *cfg)
 	e->cfg_gen = 1;
 	if (getrandom(&e->seed, sizeof(e->seed), 0) != sizeof(e->seed))
 		e->seed = 0x9e3779b97f4a7c15ULL;
+	e->det = detector_new(cfg);
+	if (cfg && cfg->detect_enabled && !e->det) {
+		free(e);
+		return NULL;
+	}
 	e->index_cap = 1024;
 	e->index = calloc(e->index_cap, sizeof(*e->index));
 	if (!e->index) {
@@ -101,13 +125,120 @@ void engine_free(struct engine *e)
 	free(e->index);
 	free(e->sensors);
 	free(e->dirty);
+	detect_free(e->det);
 	free(e);
 }
 
-void engine_set_config(struct engine *e, const struct collector_config *cfg)
+int engine_set_config(struct engine *e, const struct collector_config *cfg, char *err, size_t errlen)
 {
 	e->cfg = cfg;
 	e->cfg_gen++;
+	if (!cfg->detect_enabled) {
+		detect_free(e->det);
+		e->det = NULL;
+		return 0;
+	}
+	if (!e->det) {
+		e->det = detector_new(cfg);
+		if (!e->det) {
+			snprintf(err, errlen, "[detect]: out of memory for the detector");
+			return -1;
+		}
+		return 0;
+	}
+	/* Sizes and the seed stay; rules, overrides, allowlist and windows change. */
+	struct detect_config dc = cfg->detect;
+	detect_get_seed(e->det, dc.seed);
+	return detect_set_config(e->det, &dc, err, errlen);
+}
+
+/* ---- the detector ---- */
+
+struct det_emit_ctx {
+	struct engine *e;
+	struct engine_alerts *out;
+};
+
+static int alerts_push(struct engine_alerts *out, const char *id, char *json)
+{
+	if (out->n == out->cap) {
+		size_t nc = out->cap ? out->cap * 2 : 8;
+		struct engine_alert *nv = realloc(out->v, nc * sizeof(*nv));
+		if (!nv)
+			return -1;
+		out->v = nv;
+		out->cap = nc;
+	}
+	snprintf(out->v[out->n].id, sizeof(out->v[out->n].id), "%s", id);
+	out->v[out->n].json = json;
+	out->n++;
+	return 0;
+}
+
+/* A detector alert's id: the same alert replayed gets the same id, so the
+ * store's dedupe makes it once-only after a restart. */
+static void det_emit(const struct detect_alert *a, void *ctx)
+{
+	struct det_emit_ctx *c = ctx;
+	char id[33], key[512];
+	int n = snprintf(key, sizeof(key), "detect\n%s\n%s\n%.3f\n%d", a->identity, a->rule,
+			 a->first_seen, (int)a->severity);
+	uint64_t h1 = fnv64_seeded(0, key, (size_t)n), h2 = fnv64_seeded(0x5bd1e995, key, (size_t)n);
+	snprintf(id, sizeof(id), "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+	char *json = detect_alert_to_json(a, id);
+	if (json && alerts_push(c->out, id, json) == 0)
+		c->e->c.alerts++;
+	else
+		free(json);
+}
+
+/* Feeds one applied identity record to the detector. */
+static void det_observe(struct engine *e, const struct report *r, const struct report_identity *ri)
+{
+	size_t n = ri->ndests < ENGINE_OBS_MAX ? ri->ndests : ENGINE_OBS_MAX;
+	for (size_t j = 0; j < n; j++) {
+		e->obs[j].addr = ri->dests[j].addr;
+		e->obs[j].bytes = ri->dests[j].bytes;
+	}
+	detect_observe(e->det, ri->name, r->start, ri->out_bytes, e->obs, n);
+	e->det_dirty = true;
+}
+
+bool engine_has_detector(const struct engine *e) { return e->det != NULL; }
+bool engine_detect_dirty(const struct engine *e) { return e->det && e->det_dirty; }
+
+unsigned char *engine_detect_blob(struct engine *e, size_t *len)
+{
+	unsigned char *buf = NULL;
+	if (!e->det || detect_save(e->det, &buf, len) != 0)
+		return NULL;
+	return buf;
+}
+
+void engine_detect_saved(struct engine *e) { e->det_dirty = false; }
+
+int engine_load_detect(struct engine *e, const unsigned char *p, size_t len, char *err, size_t errlen)
+{
+	if (!e->cfg || !e->cfg->detect_enabled)
+		return 0;
+	struct detect_config dc = e->cfg->detect;
+	if (detect_state_seed(p, len, dc.seed) != 0) {
+		snprintf(err, errlen, "detector state: not a state of this version");
+		return -1;
+	}
+	struct detect_engine *d = detect_load(&dc, p, len, err, errlen);
+	if (!d)
+		return -1;
+	detect_free(e->det);
+	e->det = d;
+	return 0;
+}
+
+void engine_detect_stats(const struct engine *e, struct detect_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (e->det)
+		detect_get_stats(e->det, out);
 }
 
 double engine_now(const struct engine *e) { return e->now; }
@@ -736,6 +867,9 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 		e->c.lost_reports += lost;
 		add_gap(e, s->name, s->last_seq + 1, r->seq - 1, s->last_end,
 			r->start > s->last_end ? r->start : s->last_end);
+		/* The sensor's identities are unknown here: no one learns the gap. */
+		if (e->det && r->start > s->last_end)
+			detect_mark_gap(e->det, NULL, s->last_end, r->start);
 	}
 	s->last_seq = r->seq;
 	s->last_end = r->end;
@@ -784,6 +918,12 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 		mark_dirty(e, id, idx);
 		if (ri->out_bytes)
 			evaluate(e, id, out);
+		if (e->det)
+			det_observe(e, r, ri);
+	}
+	if (e->det) {
+		struct det_emit_ctx c = {e, out};
+		detect_tick(e->det, e->now, det_emit, &c);
 	}
 	return ENGINE_APPLIED;
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -58,6 +59,7 @@ struct app {
 	bool pending_phase;
 	char pending_after[48];
 	double backoff;
+	double det_saved_at;            /* monotonic seconds of the last detector save */
 	int alerts_fd;
 
 	struct event_base *base;
@@ -75,6 +77,13 @@ __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void usage(FILE *f)
@@ -320,12 +329,22 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	size_t ndead;
 	apply_batch(a, v, n, dead, &ndead, &alerts);
 	is_new = calloc(alerts.n + 1, sizeof(*is_new));
-	if (!is_new || store_commit(a->store, a->engine, v, n, dead, ndead, &alerts, is_new, err,
-				    sizeof(err)) != 0) {
+	/* The detector's state is whole, not per identity: saved when the
+	 * stream is caught up, and at least every [detect] checkpoint under
+	 * load (a crash loses at most that much learning, never totals). */
+	double mono = monotonic_s();
+	bool save_det = engine_detect_dirty(a->engine) &&
+			(n < a->cfg->batch || mono - a->det_saved_at >= a->cfg->detect_checkpoint_s);
+	if (!is_new || store_commit(a->store, a->engine, v, n, dead, ndead, &alerts, is_new, save_det,
+				    err, sizeof(err)) != 0) {
 		logmsg("commit: %s; reconnecting", is_new ? err : "out of memory");
 		drop_connection(a);
 		schedule(a, 0.1);
 	} else {
+		if (save_det) {
+			engine_detect_saved(a->engine);
+			a->det_saved_at = mono;
+		}
 		for (size_t i = 0; i < alerts.n; i++)
 			if (is_new[i])
 				file_append(a->alerts_fd, alerts.v[i].json);
@@ -367,8 +386,9 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 	snprintf(nc->prefix, sizeof(nc->prefix), "%s", a->cfg->prefix);
 	snprintf(nc->group, sizeof(nc->group), "%s", a->cfg->group);
 	snprintf(nc->consumer, sizeof(nc->consumer), "%s", a->cfg->consumer);
-	if (a->engine)
-		engine_set_config(a->engine, nc);
+	char derr[256];
+	if (a->engine && engine_set_config(a->engine, nc, derr, sizeof(derr)) != 0)
+		logmsg("reload: %s (the detector keeps its previous rules)", derr);
 	collector_config_free(a->cfg);
 	a->cfg = nc;
 	logmsg("reloaded %s: config %s, %zu rules", a->conf_path, nc->version, nc->nrules);

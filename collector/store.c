@@ -24,7 +24,8 @@ struct store {
 	redisContext *c;
 	char prefix[64];
 	char group[64], consumer[64];
-	char k_reports[128], k_dead[128], k_alerts[128], k_ids[128], k_sensors[128], k_meta[128];
+	char k_reports[128], k_dead[128], k_alerts[128], k_ids[128], k_sensors[128], k_meta[128],
+	     k_detect[128];
 };
 
 /* Marks an alert id seen and publishes it only the first time. */
@@ -85,6 +86,7 @@ struct store *store_connect(const struct redis_addr *a, const char *prefix, cons
 	snprintf(s->k_ids, sizeof(s->k_ids), "%scollector:identities", prefix);
 	snprintf(s->k_sensors, sizeof(s->k_sensors), "%scollector:sensors", prefix);
 	snprintf(s->k_meta, sizeof(s->k_meta), "%scollector:meta", prefix);
+	snprintf(s->k_detect, sizeof(s->k_detect), "%scollector:detect", prefix);
 	return s;
 }
 
@@ -145,6 +147,18 @@ int store_load(struct store *s, struct engine *e, size_t *corrupt, char *err, si
 	if (load_hash(s, s->k_sensors, e, engine_load_sensor, corrupt, err, errlen) != 0 ||
 	    load_hash(s, s->k_ids, e, engine_load_ident, corrupt, err, errlen) != 0)
 		return -1;
+	if (!engine_has_detector(e))
+		return 0;
+	r = redisCommand(s->c, "GET %s", s->k_detect);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return rerr(s->c, r, "GET detect", err, errlen);
+	char derr[256];
+	/* A blob that does not fit (corrupt, or [detect] sizes changed) leaves
+	 * a fresh detector that learns again: counted, never fatal. */
+	if (r->type == REDIS_REPLY_STRING &&
+	    engine_load_detect(e, (const unsigned char *)r->str, r->len, derr, sizeof(derr)) != 0)
+		(*corrupt)++;
+	freeReplyObject(r);
 	return 0;
 }
 
@@ -326,7 +340,7 @@ static int send_args(struct store *s, struct args *a, size_t *queued)
 
 int store_commit(struct store *s, struct engine *e, const struct store_entry *v, size_t n,
 		 const struct store_dead *dead, size_t ndead, const struct engine_alerts *alerts,
-		 bool *is_new, char *err, size_t errlen)
+		 bool *is_new, bool save_detect, char *err, size_t errlen)
 {
 	struct args a = {0};
 	size_t queued = 0;
@@ -363,6 +377,12 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 	unsigned char *meta = engine_meta_blob(e, &mlen);
 	ok &= meta && args_s(&a, "SET") == 0 && args_s(&a, s->k_meta) == 0 &&
 	      arg_owned(&a, (char *)meta, mlen) == 0 && send_args(s, &a, &queued) == 0;
+	if (save_detect && ok) {
+		size_t dlen;
+		unsigned char *det = engine_detect_blob(e, &dlen);
+		ok &= det && args_s(&a, "SET") == 0 && args_s(&a, s->k_detect) == 0 &&
+		      arg_owned(&a, (char *)det, dlen) == 0 && send_args(s, &a, &queued) == 0;
+	}
 	for (size_t i = 0; i < ndead && ok; i++) {
 		ok &= args_s(&a, "XADD") == 0 && args_s(&a, s->k_dead) == 0 &&
 		      args_s(&a, "MAXLEN") == 0 && args_s(&a, "~") == 0 && args_s(&a, "100000") == 0 &&
@@ -417,7 +437,7 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 		return -1;
 	}
 	/* The alert scripts' replies sit after MULTI's state writes and dead letters. */
-	size_t first = (nd ? 1 : 0) + (nsd ? 1 : 0) + 1 + ndead;
+	size_t first = (nd ? 1 : 0) + (nsd ? 1 : 0) + 1 + (save_detect ? 1 : 0) + ndead;
 	for (size_t i = 0; alerts && i < alerts->n; i++) {
 		redisReply *x = first + i < r->elements ? r->element[first + i] : NULL;
 		is_new[i] = x && x->type == REDIS_REPLY_INTEGER && x->integer == 1;

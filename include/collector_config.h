@@ -30,6 +30,7 @@
 
 #include "addr.h"
 #include "diag.h"
+#include "detect.h"
 #include "redis_addr.h"
 #include "report.h"
 
@@ -118,6 +119,15 @@ struct collector_config {
 	size_t nidents;
 	struct allow_def allows[CCONF_ALLOWS_MAX];
 	size_t nallows;
+	/* [detect] and [detect PATTERN]: the learned detector (detect.h). Its
+	 * allowlist is built from the [allow] sections (networks and daily
+	 * caps); its version is the file's. */
+	bool detect_enabled;
+	double detect_checkpoint_s;     /* wall seconds between detector saves */
+	struct detect_config detect;    /* .overrides points into detect_overrides */
+	struct detect_override *detect_overrides;
+	uint32_t *detect_override_set;  /* which rule fields each override sets */
+	size_t ndetect_overrides;
 };
 
 /*

@@ -203,6 +203,11 @@ struct detect_engine *detect_load(const struct detect_config *c, const void *buf
 
 void detect_get_stats(const struct detect_engine *e, struct detect_stats *out);
 
+/* The hash seed a detect_save() buffer was made with (load it under the same). 0 or -1. */
+int detect_state_seed(const void *buf, size_t len, uint64_t seed[2]);
+/* The seed e runs with (a reload keeps it). */
+void detect_get_seed(const struct detect_engine *e, uint64_t seed[2]);
+
 /* "medium", "high", ... */
 const char *detect_severity_name(enum detect_severity s);
 

@@ -133,6 +133,10 @@ bool detect_org_is_new(const struct detect_org *o, uint64_t h);
  * (*is_new false) or new but untracked because the table is full (*is_new
  * true, overflow counted).
  */
+/* Marks h known to the organisation (its learning period: what it sees
+ * then is its normal, never "new" once judging starts). */
+void detect_org_learn(struct detect_org *o, uint64_t h);
+
 struct detect_org_dest *detect_org_observe(struct detect_org *o, const ew_addr *prefix, uint8_t plen,
 					   uint64_t h, uint32_t id, double bytes, uint32_t now, bool *is_new);
 

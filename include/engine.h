@@ -39,6 +39,7 @@
 #define ENGINE_GAPS_MAX 64
 #define ENGINE_SENSORS_MAX 4096
 #define ENGINE_REASONS_MAX 32
+#define ENGINE_OBS_MAX 1000      /* destinations of one record given to the detector */
 
 struct engine_bucket {
 	int64_t tag;            /* minute or hour index since the epoch; INT64_MIN: empty */
@@ -131,8 +132,12 @@ struct engine;
 struct engine *engine_new(const struct collector_config *cfg);
 void engine_free(struct engine *e);
 
-/* Swaps the config (a reload): state is kept; cfg is borrowed. */
-void engine_set_config(struct engine *e, const struct collector_config *cfg);
+/*
+ * Swaps the config (a reload): state is kept; cfg is borrowed. The detector
+ * takes the new rules; -1 with err when it cannot (its sizes changed): it
+ * then keeps its old rules.
+ */
+int engine_set_config(struct engine *e, const struct collector_config *cfg, char *err, size_t errlen);
 
 enum engine_result { ENGINE_APPLIED, ENGINE_DUPLICATE, ENGINE_REJECTED };
 
@@ -177,6 +182,18 @@ bool engine_baseline(const struct engine *e, const struct engine_ident *id, doub
 /* The highest severity (enum severity) of id's rule episodes still open at
  * the engine's now, or -1 when none is. */
 int engine_ident_severity(const struct engine *e, const struct engine_ident *id);
+
+/* ---- the learned detector (detect.h) ---- */
+
+bool engine_has_detector(const struct engine *e);
+/* True when the detector has learned something since engine_detect_saved. */
+bool engine_detect_dirty(const struct engine *e);
+/* The detector's state as a blob (caller frees); NULL without a detector or on OOM. */
+unsigned char *engine_detect_blob(struct engine *e, size_t *len);
+void engine_detect_saved(struct engine *e);
+/* Replaces the detector with one loaded from a blob. 0, or -1 with err. */
+int engine_load_detect(struct engine *e, const unsigned char *p, size_t len, char *err, size_t errlen);
+void engine_detect_stats(const struct engine *e, struct detect_stats *out);
 
 /* ---- persistence ---- */
 

@@ -10,6 +10,10 @@
  *   PREFIX collector:identities   hash identity -> engine blob
  *   PREFIX collector:sensors      hash sensor -> engine blob
  *   PREFIX collector:meta         string: engine meta blob (now, counters, gaps)
+ *   PREFIX collector:detect       string: the detector's state (detect_save),
+ *                                 written in the same MULTI/EXEC when the
+ *                                 caller asks (when idle, else every
+ *                                 [detect] checkpoint)
  *
  * Exactly once: store_commit() writes the batch's dirty state, dead letters,
  * alerts (through a dedupe script) and the XACK of the batch's entries in
@@ -64,10 +68,11 @@ void store_entries_free(struct store_entry *v, size_t n);
 /*
  * Commits one batch atomically (see above). is_new[i] (n alerts) tells
  * which alerts were new to Redis (the rest had been raised before).
+ * save_detect also writes the detector's state.
  */
 int store_commit(struct store *s, struct engine *e, const struct store_entry *v, size_t n,
 		 const struct store_dead *dead, size_t ndead, const struct engine_alerts *alerts,
-		 bool *is_new, char *err, size_t errlen);
+		 bool *is_new, bool save_detect, char *err, size_t errlen);
 
 /* Reads the report stream read-only in pages (XRANGE), for --backtest. */
 int store_range(struct store *s, const char *after, size_t count, struct store_entry **v,

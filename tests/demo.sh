@@ -74,6 +74,9 @@ redis = $REDIS
 consumer = demo-collector
 alerts_file = $DIR/alerts.jsonl
 http = 127.0.0.1:$PORT
+[detect]
+learning = 1d
+org_learning = 1d
 $(sed -n '/^# ---- rules/,$p' "$TOP/configs/collector.conf")
 EOF
 "$B/egress-collector" --check-config -c "$DIR/collector.conf" >/dev/null
@@ -104,6 +107,11 @@ for _ in $(seq 600); do
 		awk 'p=="pending"{pe=$0} p=="lag"{la=$0} {p=$0} END{print pe, la}')
 	[ "${pending:-1}" = 0 ] && [ "${lag:-1}" = 0 ] && break
 	kill -0 "${PIDS[1]}" 2>/dev/null || { echo "demo: the collector stopped:" >&2; tail "$DIR/collector.log" >&2; exit 1; }
+	sleep 0.1
+done
+# The alerts file is appended right after each commit: let it catch up.
+for _ in $(seq 50); do
+	[ "$(wc -l <"$DIR/alerts.jsonl" 2>/dev/null || echo 0)" = "$(rcli XLEN egress:alerts)" ] && break
 	sleep 0.1
 done
 echo "$n reports applied"

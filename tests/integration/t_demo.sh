@@ -41,9 +41,16 @@ sum=$(jq '[.identities[].out_bytes] | add' "$TMP/state.json")
 alerted=$(jq -r '.identity' "$D/alerts.jsonl" | sort -u | tr '\n' ' ')
 [ "$alerted" = "analytics-etl " ] && pass "the theft is alerted, and only it" ||
 	fail "alerted identities: '$alerted', want 'analytics-etl '"
-jq -e 'select(.identity == "analytics-etl") | .top_destinations[0].addr == "198.51.100.200"' \
-	"$D/alerts.jsonl" >/dev/null && pass "the alert names the new destination first" ||
-	fail "alert's top destination is not 198.51.100.200"
+# Rule alerts name addresses, detector alerts the /24 they group by.
+bad=$(jq -r 'select(.top_destinations[0].addr | IN("198.51.100.200", "198.51.100.0/24") | not) | .rule' \
+	"$D/alerts.jsonl" | tr '\n' ' ')
+[ -z "$bad" ] && pass "every alert names the exfiltration's destination first" ||
+	fail "alerts whose top destination is not 198.51.100.200: $bad"
+first=$(jq -s -r 'sort_by(.time) | .[0] | "\(.rule) \(.observed_bytes)"' "$D/alerts.jsonl")
+[ "${first#* }" -lt 2000000000 ] && pass "first alert ($first) before 2 GB were out" ||
+	fail "first alert only at $first bytes"
+detector=$(jq -r 'select(.rule | startswith("volume") | not) | .rule' "$D/alerts.jsonl" | sort -u | tr '\n' ' ')
+[ -n "$detector" ] && pass "the learned detector alerted: $detector" || fail "no alert from the detector"
 nalerts=$(wc -l <"$D/alerts.jsonl")
 [ "$(redis-cli -s "$D/redis.sock" XLEN egress:alerts)" = "$nalerts" ] &&
 	pass "alerts stream and file agree ($nalerts)" || fail "alerts stream and file disagree"

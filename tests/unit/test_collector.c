@@ -64,7 +64,7 @@ static void test_config_example(void)
 	if (!c)
 		return;
 	CHECK(c->nrules >= 3);
-	CHECK(collector_config_rule_index(c, "burst-1h") >= 0);
+	CHECK(collector_config_rule_index(c, "volume-1h") >= 0);
 	CHECK(collector_config_rule_index(c, "daily-24h") >= 0);
 	CHECK(collector_config_rule_index(c, "weekly-7d") >= 0);
 	CHECK(c->nallows >= 1 && c->ngroups >= 1 && c->nidents >= 1);
@@ -111,8 +111,60 @@ static void test_config_errors(void)
 	CHECK(has_msg(&d, "t.conf:19:"));
 	CHECK(has_msg(&d, "t.conf:21: \"window\" set twice in [rule r2]"));
 	/* no rules at all is an error too */
-	c = cfg_of("[collector]\nbatch = 5\n", &d);
+	c = cfg_of("[collector]\nbatch = 5\n[detect]\nenabled = off\n", &d);
 	CHECK(c == NULL && has_msg(&d, "no [rule NAME] section"));
+}
+
+/* [detect] keys map onto detect_config; [detect PATTERN] inherits what it
+ * does not set; [allow] networks become the detector's allowlist. */
+static void test_detect_config(void)
+{
+	struct diag d = {0};
+	struct collector_config *c = cfg_of(
+		"[detect]\n"
+		"cap_1h = 5GB\n"
+		"new_org_destination_bytes = 100MB\n"
+		"burst_multiple_24h = 3\n"
+		"learning = 3d\n"
+		"prefix_v4 = 16\n"
+		"[detect db-*]\n"
+		"cap_1h = 50GB\n"
+		"[allow backup]\n"
+		"cidrs = 203.0.113.0/24, 2001:db8::/32\n"
+		"max_bytes_per_day = 1GB\n"
+		"[rule r]\nwindow = 1h\nmax_bytes = 1TB\n",
+		&d);
+	CHECK(c != NULL);
+	if (!c) {
+		diag_print(&d, stderr);
+		return;
+	}
+	CHECK(c->detect_enabled);
+	CHECK_EQ_U64(c->detect.rules.cap[0], 5000000000ULL);
+	CHECK_EQ_U64(c->detect.rules.new_org_bytes, 100000000ULL);
+	CHECK(c->detect.rules.burst_mult[1] == 3);
+	CHECK(c->detect.learning_s == 3 * 86400.0);
+	CHECK(c->detect.prefix_v4 == 16);
+	CHECK(c->detect.noverrides == 1 && strcmp(c->detect.overrides[0].identity, "db-*") == 0);
+	CHECK_EQ_U64(c->detect.overrides[0].rules.cap[0], 50000000000ULL);
+	/* inherited from [detect], set after the override's own section */
+	CHECK_EQ_U64(c->detect.overrides[0].rules.new_org_bytes, 100000000ULL);
+	CHECK(c->detect.nallow == 2);
+	CHECK(c->detect.allow[0].plen == 120 && c->detect.allow[1].plen == 32);
+	CHECK_EQ_U64(c->detect.allow[0].cap_per_day, 1000000000ULL);
+	CHECK(strcmp(c->detect.version, c->version) == 0);
+	collector_config_free(c);
+
+	memset(&d, 0, sizeof(d));
+	c = cfg_of("[detect]\ncap_1h = lots\nbogus = 1\n[detect bad name!]\ncap_1h = 1GB\n"
+		   "[detect web]\nlearning = 1d\n[rule r]\nwindow = 1h\nmax_bytes = 1TB\n",
+		   &d);
+	CHECK(c == NULL);
+	CHECK(has_msg(&d, "t.conf:2: cap_1h"));
+	CHECK(has_msg(&d, "t.conf:3: unknown key \"bogus\" in [detect]"));
+	CHECK(has_msg(&d, "t.conf:5: [detect bad name!]"));
+	CHECK(has_msg(&d, "t.conf:7: unknown key \"learning\" in [detect web]"));
+	collector_config_free(c);
 }
 
 static const char *base_conf =
@@ -569,7 +621,81 @@ static void test_blobs_round_trip(void)
 	collector_config_free(c);
 }
 
-TEST_MAIN(test_units, test_config_example, test_config_errors, test_overrides,
+/* The detector runs inside the engine: after the learning period, bytes
+ * to a network nobody in the organisation used raise a detector alert on
+ * the engine's alert list, with its evidence; duplicates do not feed it;
+ * its state survives a save and load. */
+static void test_engine_detector(void)
+{
+	struct diag d = {0};
+	struct collector_config *c = cfg_of("[detect]\nlearning = 2h\norg_learning = 2h\n"
+					    "new_org_destination_bytes = 100MB\n"
+					    "[rule r]\nwindow = 1h\nmax_bytes = 1TB\n",
+					    &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct engine *e = engine_new(c);
+	CHECK(e && engine_has_detector(e));
+	struct engine_alerts out = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	double t0 = 1742385600;
+	uint64_t seq = 1;
+	/* 4 hours: two identities, a minute each, to their usual networks */
+	for (int m = 0; m < 240; m++) {
+		mk(&r, &id, &dst, "gw", seq++, t0 + m * 60, t0 + m * 60 + 60, "web", 1000000,
+		   "198.51.100.7", 1000000);
+		CHECK(engine_apply(e, &r, &out, err, sizeof(err)) == ENGINE_APPLIED);
+		mk(&r, &id, &dst, "gw", seq++, t0 + m * 60, t0 + m * 60 + 60, "db", 2000000,
+		   "203.0.113.9", 2000000);
+		CHECK(engine_apply(e, &r, &out, err, sizeof(err)) == ENGINE_APPLIED);
+	}
+	for (size_t i = 0; i < out.n; i++)
+		fprintf(stderr, "  unexpected: %s\n", out.v[i].json);
+	CHECK(out.n == 0);
+	CHECK(engine_detect_dirty(e));
+	/* a save/load round trip keeps what was learned */
+	size_t len = 0;
+	unsigned char *blob = engine_detect_blob(e, &len);
+	CHECK(blob && len > 0);
+	CHECK(engine_load_detect(e, blob, len, err, sizeof(err)) == 0);
+	if (err[0])
+		fprintf(stderr, "  load: %s\n", err);
+	free(blob);
+	/* then db sends 500 MB in ten minutes to a network new to everyone */
+	double t = t0 + 240 * 60;
+	for (int m = 0; m < 10; m++) {
+		mk(&r, &id, &dst, "gw", seq++, t + m * 60, t + m * 60 + 60, "db", 52000000,
+		   "192.0.2.77", 50000000);
+		CHECK(engine_apply(e, &r, &out, err, sizeof(err)) == ENGINE_APPLIED);
+	}
+	/* the same report again feeds nothing */
+	CHECK(engine_apply(e, &r, &out, err, sizeof(err)) == ENGINE_DUPLICATE);
+	size_t found = 0;
+	for (size_t i = 0; i < out.n; i++) {
+		json_t *a = json_loads(out.v[i].json, 0, NULL);
+		const char *rule = json_string_value(json_object_get(a, "rule"));
+		if (rule && strncmp(rule, "new-destination", 15) == 0 &&
+		    strcmp(json_string_value(json_object_get(a, "identity")), "db") == 0) {
+			found++;
+			CHECK(strcmp(json_string_value(json_object_get(a, "id")), out.v[i].id) == 0);
+			CHECK(json_object_get(a, "severity") && json_object_get(a, "top_destinations"));
+			CHECK(strcmp(json_string_value(json_object_get(a, "config_version")), c->version) == 0);
+		}
+		const char *who = json_string_value(json_object_get(a, "identity"));
+		CHECK(who && strcmp(who, "db") == 0);  /* web did nothing new */
+		json_decref(a);
+	}
+	CHECK(found >= 1);
+	engine_alerts_clear(&out);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+TEST_MAIN(test_engine_detector, test_detect_config, test_units, test_config_example, test_config_errors, test_overrides,
 	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
 	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
 	  test_blobs_round_trip)
