@@ -4,7 +4,7 @@
  *
  *   egress-collector -c CONF [--redis ADDR] [--alerts-file PATH] [--http ADDR|off]
  *   egress-collector --check-config -c CONF
- *   egress-collector --backtest -c CONF [--reports FILE.jsonl]
+ *   egress-collector --backtest -c CONF [--reports FILE.jsonl] [--against OLD.conf]
  *   egress-collector --dump-state -c CONF [--redis ADDR]
  *
  * The live loop runs on libevent: a timer reads one batch (pending entries
@@ -30,6 +30,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "backtest.h"
 #include "collector_config.h"
 #include "collector_http.h"
 #include "diag.h"
@@ -90,7 +91,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: egress-collector -c CONF [--redis ADDR] [--alerts-file PATH] [--http ADDR|off]\n"
 	      "       egress-collector --check-config -c CONF\n"
-	      "       egress-collector --backtest -c CONF [--reports FILE.jsonl]\n"
+	      "       egress-collector --backtest -c CONF [--reports FILE.jsonl] [--against OLD.conf]\n"
 	      "       egress-collector --dump-state -c CONF [--redis ADDR]\n"
 	      "  --exit-when-idle   stop (saving state) once the stream is drained\n",
 	      f);
@@ -464,93 +465,52 @@ out_events:
 
 /* ---- one-shot modes ---- */
 
-static int backtest_one(struct engine *e, const struct collector_config *cfg, const char *text,
-			size_t len, const char *where, size_t *bad)
+/* --backtest: the candidate's alerts on stdout, the comparison on stderr. */
+static int backtest(struct app *a, const char *reports, const char *against)
 {
-	struct report r;
-	char reason[256];
-	struct report_limits lim = limits_of(cfg);
-	struct engine_alerts al = {0};
-	if (report_parse(text, len, &lim, &r, reason, sizeof(reason)) != 0 ||
-	    engine_apply(e, &r, &al, reason, sizeof(reason)) == ENGINE_REJECTED) {
-		fprintf(stderr, "egress-collector: %s: rejected: %s\n", where, reason);
-		(*bad)++;
+	char err[512];
+	struct backtest_alerts cand = {0}, ref = {0};
+	struct backtest_stats st;
+	const char *ref_name = NULL;
+	int rc = 1;
+	if (backtest_replay(a->cfg, &a->redis, reports, &cand, &st, err, sizeof(err)) != 0) {
+		logmsg("backtest: %s", err);
+		goto out;
 	}
-	report_release(&r);
-	for (size_t i = 0; i < al.n; i++)
-		puts(al.v[i].json);
-	engine_alerts_clear(&al);
-	return 0;
-}
-
-static int backtest(struct app *a, const char *reports)
-{
-	struct engine *e = engine_new(a->cfg);
-	size_t bad = 0, total = 0;
-	char where[4200];
-	if (!e)
-		return 1;
-	if (reports) {
-		FILE *f = strcmp(reports, "-") == 0 ? stdin : fopen(reports, "r");
-		if (!f) {
-			logmsg("%s: %s", reports, strerror(errno));
-			engine_free(e);
-			return 1;
+	for (size_t i = 0; i < cand.n; i++)
+		puts(cand.json[i]);
+	fflush(stdout);
+	logmsg("backtest: %zu reports, %zu rejected, %llu duplicates, %llu alerts", st.reports,
+	       st.rejected, st.duplicates, st.alerts);
+	if (against) {
+		struct diag d = {0};
+		struct collector_config *old = collector_config_load(against, &d);
+		struct backtest_stats ost;
+		if (!old) {
+			diag_print(&d, stderr);
+			goto out;
 		}
-		char *line = NULL;
-		size_t cap = 0;
-		ssize_t n;
-		unsigned lineno = 0;
-		while ((n = getline(&line, &cap, f)) > 0) {
-			lineno++;
-			while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-				line[--n] = '\0';
-			if (!n)
-				continue;
-			snprintf(where, sizeof(where), "%s:%u", reports, lineno);
-			backtest_one(e, a->cfg, line, (size_t)n, where, &bad);
-			total++;
+		if (backtest_replay(old, &a->redis, reports, &ref, &ost, err, sizeof(err)) != 0) {
+			logmsg("backtest: %s", err);
+			collector_config_free(old);
+			goto out;
 		}
-		free(line);
-		if (f != stdin)
-			fclose(f);
-	} else {
-		char err[512];
-		struct store *s = store_connect(&a->redis, a->cfg->prefix, a->cfg->group,
-						a->cfg->consumer, 10.0, err, sizeof(err));
-		if (!s) {
-			logmsg("redis: %s", err);
-			engine_free(e);
-			return 1;
+		collector_config_free(old);
+		ref_name = against;
+	} else if (!reports) {
+		if (backtest_stream_alerts(a->cfg, &a->redis, 100000, &ref, err, sizeof(err)) != 0) {
+			logmsg("backtest: %s", err);
+			goto out;
 		}
-		char after[48] = "0";
-		for (;;) {
-			struct store_entry *v;
-			size_t n;
-			if (store_range(s, after, 500, &v, &n, err, sizeof(err)) != 0) {
-				logmsg("redis: %s", err);
-				store_free(s);
-				engine_free(e);
-				return 1;
-			}
-			if (!n)
-				break;
-			for (size_t i = 0; i < n; i++) {
-				snprintf(where, sizeof(where), "entry %s", v[i].id);
-				if (v[i].report)
-					backtest_one(e, a->cfg, v[i].report, v[i].len, where, &bad);
-				total++;
-			}
-			snprintf(after, sizeof(after), "%s", v[n - 1].id);
-			store_entries_free(v, n);
-		}
-		store_free(s);
+		ref_name = "the live config (alerts stream)";
 	}
-	const struct engine_counters *c = engine_counters(e);
-	logmsg("backtest: %zu reports, %zu rejected, %llu duplicates, %llu alerts", total, bad,
-	       (unsigned long long)c->duplicates, (unsigned long long)c->alerts);
-	engine_free(e);
-	return 0;
+	if (ref_name)
+		backtest_diff(stderr, &ref, &cand, ref_name);
+	rc = 0;
+out:
+	backtest_alerts_free(&cand);
+	backtest_alerts_free(&ref);
+	return rc;
 }
 
 static int dump_state(struct app *a)
@@ -585,7 +545,7 @@ static int dump_state(struct app *a)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_REDIS = 256, OPT_ALERTS, OPT_HTTP, OPT_CHECK, OPT_BACKTEST, OPT_REPORTS,
+	enum { OPT_REDIS = 256, OPT_ALERTS, OPT_HTTP, OPT_CHECK, OPT_BACKTEST, OPT_REPORTS, OPT_AGAINST,
 	       OPT_DUMP, OPT_IDLE, OPT_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -595,6 +555,7 @@ int main(int argc, char **argv)
 		{"check-config", no_argument, NULL, OPT_CHECK},
 		{"backtest", no_argument, NULL, OPT_BACKTEST},
 		{"reports", required_argument, NULL, OPT_REPORTS},
+		{"against", required_argument, NULL, OPT_AGAINST},
 		{"dump-state", no_argument, NULL, OPT_DUMP},
 		{"exit-when-idle", no_argument, NULL, OPT_IDLE},
 		{"help", no_argument, NULL, OPT_HELP},
@@ -603,7 +564,7 @@ int main(int argc, char **argv)
 	struct app a;
 	memset(&a, 0, sizeof(a));
 	a.alerts_fd = -1;
-	const char *redis_spec = NULL, *reports = NULL;
+	const char *redis_spec = NULL, *reports = NULL, *against = NULL;
 	bool check = false, bt = false, dump = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -621,6 +582,7 @@ int main(int argc, char **argv)
 		case OPT_CHECK: check = true; break;
 		case OPT_BACKTEST: bt = true; break;
 		case OPT_REPORTS: reports = optarg; break;
+		case OPT_AGAINST: against = optarg; break;
 		case OPT_DUMP: dump = true; break;
 		case OPT_IDLE: a.exit_when_idle = true; break;
 		case 'h':
@@ -667,7 +629,7 @@ int main(int argc, char **argv)
 		snprintf(a.http, sizeof(a.http), "%s", a.cfg->http);
 	int rc;
 	if (bt)
-		rc = backtest(&a, reports);
+		rc = backtest(&a, reports, against);
 	else if (dump)
 		rc = dump_state(&a);
 	else

@@ -74,10 +74,9 @@ redis = $REDIS
 consumer = demo-collector
 alerts_file = $DIR/alerts.jsonl
 http = 127.0.0.1:$PORT
-[detect]
-learning = 1d
-org_learning = 1d
-$(sed -n '/^# ---- rules/,$p' "$TOP/configs/collector.conf")
+$(sed -n '/^# ---- rules/,$p' "$TOP/configs/collector.conf" |
+	# three days of history: the detector learns for one, judges the rest
+	sed 's/^learning = .*/learning = 1d/; s/^org_learning = .*/org_learning = 1d/')
 EOF
 "$B/egress-collector" --check-config -c "$DIR/collector.conf" >/dev/null
 "$B/egress-sensor" --check-config -c "$DIR/sensor.conf" >/dev/null
