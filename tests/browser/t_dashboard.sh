@@ -70,4 +70,23 @@ done < <(cd "$HERE" && BASE=$BASE TOKEN_BASE=$TOKEN_BASE TOKEN=s3cret-dashboard-
 	timeout 120 node dashboard_test.js 2>&1 | sed -e '/^ok   /b' -e '/^FAIL /b' -e '/^#/b' -e 's/^/# /')
 [ -s "$OUT/dashboard.png" ] && pass "screenshot saved: build/test-logs/dashboard.png" ||
 	fail "no screenshot"
+
+# The real thing: the demo's collector, a report that makes it alert.
+DPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if "$TOP/tests/demo.sh" --no-wait --dir "$TMP/demo" --port "$DPORT" >"$TMP/demo.out" 2>&1; then
+	on_exit "kill $(cat "$TMP/demo/pids") 2>/dev/null"
+	while IFS= read -r line; do
+		case $line in
+		"ok   "*) pass "${line#ok   }" ;;
+		"FAIL "*) fail "${line#FAIL }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <(cd "$HERE" && BASE=http://127.0.0.1:$DPORT REDIS_SOCK=$TMP/demo/redis.sock OUT_DIR=$OUT \
+		CHROMIUM=$CHROMIUM timeout 120 node demo_test.js 2>&1 |
+		sed -e '/^ok   /b' -e '/^FAIL /b' -e '/^#/b' -e 's/^/# /')
+	[ -s "$OUT/demo-dashboard.png" ] && pass "screenshot saved: build/test-logs/demo-dashboard.png" ||
+		fail "no demo screenshot"
+else
+	fail "demo.sh failed: $(tail -n 3 "$TMP/demo.out")"
+fi
 finish
