@@ -227,6 +227,13 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 			diag_add(d, file, line, "metrics_top_n: an integer 0..10000");
 		else
 			c->metrics_top_n = (size_t)u;
+	} else if (strcmp(name, "sensor_blind_rate") == 0) {
+		char *end;
+		double v = strtod(value, &end);
+		if (end == value || *end || !(v >= 0 && v <= 1))
+			diag_add(d, file, line, "sensor_blind_rate: a fraction 0..1 (0 turns it off)");
+		else
+			c->sensor_blind_rate = v;
 	} else if (strcmp(name, "seccomp") == 0) {
 		int b;
 		if (units_parse_bool(value, &b) != 0)
@@ -807,6 +814,7 @@ static struct collector_config *load(const char *name, const char *path, const c
 	c->http_rate = 50;
 	c->metrics_top_n = 20;
 	c->seccomp = true;
+	c->sensor_blind_rate = 0.01;
 	c->max_identities = 50000;
 	c->batch = 100;
 	c->max_report_bytes = 16u << 20;

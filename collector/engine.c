@@ -842,6 +842,56 @@ static void evaluate(struct engine *e, struct engine_ident *id, struct engine_al
 	}
 }
 
+/*
+ * A sensor that loses more than [collector] sensor_blind_rate of its packets
+ * in a report (kernel and interface drops; a dropped spooled report counts
+ * as a whole report's packets lost) is partly blind: every volume figure is
+ * then a lower bound. One alert per sensor per hour of capture clock.
+ */
+static void sensor_blind(struct engine *e, const struct engine_sensor *s, const struct report *r,
+			 struct engine_alerts *out)
+{
+	if (!e->cfg || e->cfg->sensor_blind_rate <= 0)
+		return;
+	uint64_t lost = r->stats.drops_kernel + r->stats.drops_iface;
+	double seen = (double)r->stats.packets_seen + (double)lost;
+	double rate = seen > 0 ? (double)lost / seen : 0;
+	if (r->stats.spool_dropped)
+		rate = 1;
+	if (rate < e->cfg->sensor_blind_rate)
+		return;
+	char id[33], key[160], msg[256];
+	int n = snprintf(key, sizeof(key), "sensor-blind\n%s\n%lld", s->name,
+			 (long long)floor(r->end / 3600));
+	snprintf(id, sizeof(id), "%016llx%016llx",
+		 (unsigned long long)fnv64_seeded(0, key, (size_t)n),
+		 (unsigned long long)fnv64_seeded(0x5bd1e995, key, (size_t)n));
+	snprintf(msg, sizeof(msg),
+		 "sensor %s lost %.1f%% of its packets (%llu dropped, %llu reports dropped from its "
+		 "spool): volumes are lower bounds",
+		 s->name, rate * 100, (unsigned long long)lost,
+		 (unsigned long long)r->stats.spool_dropped);
+	char ident[IDENTITY_NAME_MAX + 1];
+	snprintf(ident, sizeof(ident), "sensor:%s", s->name);
+	json_t *a = json_pack("{s:s, s:f, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:f, "
+			      "s:[], s:[s], s:f, s:s, s:s}",
+			      "id", id, "time", r->end, "severity", "high", "rule", "sensor-blind",
+			      "identity", ident, "sensor", s->name, "window_s", r->end - r->start,
+			      "observed_bytes", (json_int_t)0, "packets_seen",
+			      (json_int_t)r->stats.packets_seen, "drops_kernel",
+			      (json_int_t)r->stats.drops_kernel, "drops_iface",
+			      (json_int_t)r->stats.drops_iface, "spool_dropped",
+			      (json_int_t)r->stats.spool_dropped, "drop_rate", rate,
+			      "top_destinations", "sensors", s->name, "first_seen", r->start,
+			      "message", msg, "config_version", e->cfg->version);
+	char *text = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(a);
+	if (text && alerts_push(out, id, text) == 0)
+		e->c.alerts++;
+	else
+		free(text);
+}
+
 enum engine_result engine_apply(struct engine *e, const struct report *r,
 				struct engine_alerts *out, char *err, size_t errlen)
 {
@@ -874,8 +924,10 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 	s->last_seq = r->seq;
 	s->last_end = r->end;
 	s->reports++;
-	if (r->stats.drops_kernel || r->stats.drops_iface || r->stats.spool_dropped)
+	if (r->stats.drops_kernel || r->stats.drops_iface || r->stats.spool_dropped) {
 		s->last_drop = r->end;
+		sensor_blind(e, s, r, out);
+	}
 	s->stats.packets_seen += r->stats.packets_seen;
 	s->stats.packets_undecoded += r->stats.packets_undecoded;
 	s->stats.drops_kernel += r->stats.drops_kernel;

@@ -108,6 +108,7 @@ struct collector_config {
 	double http_rate;               /* requests/s per client; 0: unlimited */
 	size_t metrics_top_n;           /* per-identity series in /metrics */
 	bool seccomp;                   /* load the system call allowlist */
+	double sensor_blind_rate;       /* packets lost per report that raise sensor-blind; 0 off */
 	size_t max_identities;
 	size_t batch;
 	size_t max_report_bytes;

@@ -22,6 +22,7 @@ http = 127.0.0.1:0
 http_token_file = $TMP/token
 http_rate = 0
 metrics_top_n = 2
+sensor_blind_rate = 0.5
 [rule cap-1h]
 window = 1h
 max_bytes = 10MB
@@ -161,6 +162,16 @@ grep -qx 'egresswatch_identity_out_bytes_total{identity="etl"} 53000000' "$TMP/m
 grep -q '^egresswatch_sensor_drops_kernel_total{sensor="gw-t"} 18' "$TMP/metrics" &&
 	pass "metrics: sensor drops" || fail "metrics drops: $(grep drops_kernel "$TMP/metrics")"
 
+# A blind sensor: 90% of its packets dropped, twice in the hour: one alert.
+blind() {
+	rcli XADD egress:reports '*' report "{\"v\":1,\"sensor\":\"gw-t\",\"seq\":$1,\"start\":$(($2 - 60)),\"end\":$2,\"identities\":[],\"stats\":{\"packets_seen\":10,\"packets_undecoded\":0,\"drops_kernel\":90}}" >/dev/null
+}
+blind 7 $((T + 420))
+blind 8 $((T + 480))
+drained || fail "collector did not drain the blind reports"
+nb=$(rcli --raw XRANGE egress:alerts - + | grep -c '"rule":"sensor-blind"')
+[ "$nb" = 1 ] && pass "a sensor losing 90% of its packets: one sensor-blind alert" ||
+	fail "sensor-blind alerts: $nb"
 [ "$(code "$A/")" = 200 ] && grep -q '<html' "$TMP/body" && pass "the dashboard page is served" || fail "dashboard"
 kill -0 $CPID 2>/dev/null && pass "collector still running after all of it" || fail "collector died: $(tail -n 3 "$TMP/c.log")"
 finish

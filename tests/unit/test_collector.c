@@ -695,7 +695,50 @@ static void test_engine_detector(void)
 	collector_config_free(c);
 }
 
-TEST_MAIN(test_engine_detector, test_detect_config, test_units, test_config_example, test_config_errors, test_overrides,
+/* A report that lost more than sensor_blind_rate of its packets raises
+ * one sensor-blind alert for its sensor per hour; a healthy one none. */
+static void test_sensor_blind(void)
+{
+	struct diag d = {0};
+	struct collector_config *c = cfg_of("[collector]\nsensor_blind_rate = 0.05\n[detect]\nenabled = off\n"
+					    "[rule r]\nwindow = 1h\nmax_bytes = 1TB\n", &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct engine *e = engine_new(c);
+	struct engine_alerts out = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	double t0 = 1742385600;
+	mk(&r, &id, &dst, "gw", 1, t0, t0 + 60, "web", 1000, NULL, 0);
+	r.stats.packets_seen = 1000;
+	r.stats.drops_kernel = 40;      /* 3.8 %: below */
+	engine_apply(e, &r, &out, err, sizeof(err));
+	CHECK(out.n == 0);
+	mk(&r, &id, &dst, "gw", 2, t0 + 60, t0 + 120, "web", 1000, NULL, 0);
+	r.stats.packets_seen = 1000;
+	r.stats.drops_kernel = 300;     /* 23 %: blind */
+	engine_apply(e, &r, &out, err, sizeof(err));
+	mk(&r, &id, &dst, "gw", 3, t0 + 120, t0 + 180, "web", 1000, NULL, 0);
+	r.stats.packets_seen = 1000;
+	r.stats.drops_iface = 500;      /* the same hour: the same alert id */
+	engine_apply(e, &r, &out, err, sizeof(err));
+	CHECK(out.n == 2 && strcmp(out.v[0].id, out.v[1].id) == 0);
+	if (out.n) {
+		json_t *a = json_loads(out.v[0].json, 0, NULL);
+		CHECK(strcmp(json_string_value(json_object_get(a, "rule")), "sensor-blind") == 0);
+		CHECK(strcmp(json_string_value(json_object_get(a, "sensor")), "gw") == 0);
+		CHECK(json_integer_value(json_object_get(a, "drops_kernel")) == 300);
+		json_decref(a);
+	}
+	engine_alerts_clear(&out);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+TEST_MAIN(test_sensor_blind, test_engine_detector, test_detect_config, test_units, test_config_example, test_config_errors, test_overrides,
 	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
 	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
 	  test_blobs_round_trip)
