@@ -10,14 +10,14 @@
 # rate is measured as a difference: (N - N/5) / (t(N) - t(N/5)), both halves
 # past the point where the tables are full. The whole-run ratio is printed
 # too; on a busy machine the difference can drown in noise, so the pass
-# mark is on the whole-run ratio: fails below BENCH_MIN_RATIO (0.15), which
+# mark is on the whole-run ratio: fails below BENCH_MIN_RATIO (0.10; measured 0.15-0.25), which
 # would mean the flood degrades the tables (e.g. long probe chains).
 . "$(dirname "$0")/../lib.sh"
 FLOODGEN=$BUILD/tools/gen/floodgen
 [ -x "$FLOODGEN" ] && [ -x "$SENSOR" ] || { skip "floodgen or sensor not built"; finish; exit; }
 N=${BENCH_N:-1000000}
 RUNS=${BENCH_RUNS:-3}
-MIN=${BENCH_MIN_RATIO:-0.15}
+MIN=${BENCH_MIN_RATIO:-0.10}
 H=$((N / 5))
 for spec in "flood $N" "flood_half $H" "normal $N --sources 100" "normal_half $H --sources 100"; do
 	set -- $spec

@@ -22,9 +22,9 @@ flush_interval = 1s
 address = unix:$REDIS_SOCK
 spool_dir = $TMP/spool
 CONF
-best() {   # best MODE: the fastest of 3 runs, in seconds
-	local b=999999 t0 t1 d
-	for _ in 1 2 3; do
+best() {   # best MODE: the fastest of 5 runs, in microseconds
+	local b=999999999999 t0 t1 d
+	for _ in 1 2 3 4 5; do
 		t0=$(date +%s%N)
 		if [ "$1" = summary ]; then
 			"$SENSOR" -r "$TMP/r.pcap" -c "$TMP/s.conf" --summary --no-progress >/dev/null 2>&1 || return 1
