@@ -58,10 +58,13 @@ int reporter_submit(struct reporter *rp, struct report *r);
 void reporter_set_capture_stats(struct reporter *rp, const struct report_stats *st);
 
 /*
- * Called with a freshly built identity map when the Redis hash changed; the
- * callee takes ownership (frees with identity_map_free).
+ * cb is called with a freshly built identity map when the Redis hash
+ * changed; the callee takes ownership (frees with identity_map_free). The
+ * map starts as base(ctx) (e.g. the map file's entries; NULL base: empty)
+ * and the hash's entries are added on top, so they take precedence for the
+ * same prefix.
  */
-void reporter_on_identity_map(struct reporter *rp,
+void reporter_on_identity_map(struct reporter *rp, struct identity_map *(*base)(void *ctx),
 			      void (*cb)(void *ctx, struct identity_map *m), void *ctx);
 
 /*

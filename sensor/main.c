@@ -326,17 +326,25 @@ static void on_flush(void *ctx, struct report *r)
 }
 
 /*
- * The reporter hands over the map a feeder keeps in Redis. identities.conf is
- * loaded on top of it, so the operator's file keeps its entries (the file wins
- * for an identical prefix; otherwise the longest prefix decides).
+ * The map a feeder keeps in Redis is built on top of identities.conf (kept
+ * in memory: the chroot hides the file later): the file's entries stay, the
+ * feeder's take precedence for the same prefix, otherwise the longest prefix
+ * decides.
  */
-static void on_identity_map(void *ctx, struct identity_map *m)
+static struct identity_map *identity_map_base(void *ctx)
 {
 	struct sensor *s = ctx;
-	if (s->idmap_file) {
+	struct identity_map *m = identity_map_new();
+	if (m && s->idmap_file) {
 		struct diag d = {0};
 		identity_map_load_buffer(m, s->idmap_path, s->idmap_file, s->idmap_file_len, &d);
 	}
+	return m;
+}
+
+static void on_identity_map(void *ctx, struct identity_map *m)
+{
+	struct sensor *s = ctx;
 	pipeline_set_identity_map(s->pl, m);
 }
 
@@ -460,7 +468,7 @@ static int open_reporter(struct sensor *s, const struct redis_addr *ra)
 static int run_reporting(struct sensor *s)
 {
 	int rc = 1;
-	reporter_on_identity_map(s->rp, on_identity_map, s);
+	reporter_on_identity_map(s->rp, identity_map_base, on_identity_map, s);
 	s->ev_sigint = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->ev_sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
 	s->ev_tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);

@@ -98,6 +98,7 @@ struct reporter {
 	bool idmap_busy, idmap_polled;
 	uint64_t idmap_hash;
 	void (*idmap_cb)(void *ctx, struct identity_map *m);
+	struct identity_map *(*idmap_base)(void *ctx);
 	void *idmap_ctx;
 
 	struct reporter_stats st;
@@ -732,7 +733,9 @@ static void idmap_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 	}
 	if (!rp->idmap_cb || h == rp->idmap_hash)
 		return;
-	struct identity_map *m = identity_map_new();
+	/* The feeder's entries go on top of the base (the map file): added
+	 * later, they take precedence for the same prefix. */
+	struct identity_map *m = rp->idmap_base ? rp->idmap_base(rp->idmap_ctx) : identity_map_new();
 	if (!m)
 		return;         /* tried again at the next poll */
 	size_t bad = 0;
@@ -963,9 +966,10 @@ void reporter_set_capture_stats(struct reporter *rp, const struct report_stats *
 	rp->cap = *st;
 }
 
-void reporter_on_identity_map(struct reporter *rp,
+void reporter_on_identity_map(struct reporter *rp, struct identity_map *(*base)(void *ctx),
 			      void (*cb)(void *ctx, struct identity_map *m), void *ctx)
 {
+	rp->idmap_base = base;
 	rp->idmap_cb = cb;
 	rp->idmap_ctx = ctx;
 }

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "report_drive: %s\n", err);
 		return 2;
 	}
-	reporter_on_identity_map(dv.rp, on_idmap, NULL);
+	reporter_on_identity_map(dv.rp, NULL, on_idmap, NULL);
 	dv.tick = event_new(dv.base, -1, EV_PERSIST, tick_cb, &dv);
 	struct timeval tv = {(time_t)pace, (suseconds_t)((pace - (double)(time_t)pace) * 1e6)};
 	if (tv.tv_sec == 0 && tv.tv_usec == 0)
