@@ -42,6 +42,8 @@ struct pipeline_params {
 	double flush_interval;          /* seconds; 0: one interval, flushed by pipeline_finish */
 };
 
+#define PIPELINE_BATCH 16     /* packets prepared before they are counted */
+
 struct pipeline;
 
 /*
@@ -72,6 +74,6 @@ void pipeline_set_drops(struct pipeline *pl, uint64_t kernel, uint64_t iface);
 const struct pipeline_stats *pipeline_stats(const struct pipeline *pl);
 
 /* The aggregation of the interval in progress (totals, memory). Borrowed. */
-const struct agg *pipeline_agg(const struct pipeline *pl);
+const struct agg *pipeline_agg(struct pipeline *pl);
 
 #endif

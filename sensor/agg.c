@@ -321,7 +321,34 @@ static bool add_flow(struct agg *a, uint64_t h)
 	return true;
 }
 
-void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p)
+void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
+		 struct agg_prep *pr)
+{
+	if (dir == DIR_TRANSIT)
+		return;
+	/* All hashes first, and a prefetch of each table's first slot, so the
+	 * cache misses overlap: the three of this packet, and, when the caller
+	 * prepares a batch before committing it, those of the next packets. */
+	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
+	uint64_t hid = 0;
+	if (id)
+		hid = id->name_id ? key_ident(a, id)
+		      : addr_eq(&id->addr, &p->src) ? hsrc
+		      : addr_eq(&id->addr, &p->dst) ? hdst : hash_addr(a, &id->addr);
+	__builtin_prefetch(&a->ids[range(hid, a->id_cap)]);
+	pr->hflow = key_flow(a, hsrc, hdst, p);
+	__builtin_prefetch(&a->flows[range(pr->hflow, a->flow_cap)]);
+	pr->hid = hid;
+	pr->hdst = hdst;
+	pr->hpair = 0;
+	if (dir == DIR_EGRESS && a->lim.top_n) {
+		pr->hpair = key_pair(a, hid, hdst, p->dport, p->proto);
+		__builtin_prefetch(&a->pairs[range(pr->hpair, a->pair_cap)]);
+	}
+}
+
+void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
+		const struct agg_prep *pr)
 {
 	uint64_t bytes = p->ip_bytes;
 	struct agg_counter *total;
@@ -337,33 +364,16 @@ void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const s
 	total->packets++;
 	total->bytes += bytes;
 
-	/* All hashes first, and a prefetch of each table's first slot, so the
-	 * three cache misses of a big table overlap instead of adding up. */
-	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
-	uint64_t hid = 0;
-	if (id)
-		hid = id->name_id ? key_ident(a, id)
-		      : addr_eq(&id->addr, &p->src) ? hsrc
-		      : addr_eq(&id->addr, &p->dst) ? hdst : hash_addr(a, &id->addr);
-	__builtin_prefetch(&a->ids[range(hid, a->id_cap)]);
-	uint64_t hflow = key_flow(a, hsrc, hdst, p);
-	__builtin_prefetch(&a->flows[range(hflow, a->flow_cap)]);
-	uint64_t hpair = 0;
-	bool pair = dir == DIR_EGRESS && a->lim.top_n;
-	if (pair) {
-		hpair = key_pair(a, hid, hdst, p->dport, p->proto);
-		__builtin_prefetch(&a->pairs[range(hpair, a->pair_cap)]);
-	}
-
 	uint32_t idx;
-	struct ident_slot *s = find_ident(a, id, hid, &idx);
+	struct ident_slot *s = find_ident(a, id, pr->hid, &idx);
 	switch (dir) {
 	case DIR_EGRESS:
 		s->out_bytes += bytes;
 		s->out_packets++;
-		if (pair) {
+		if (dir == DIR_EGRESS && a->lim.top_n) {
+			uint64_t hpair = pr->hpair;
 			if (idx == a->id_cap)
-				hpair = key_pair(a, OVERFLOW_HASH, hdst, p->dport, p->proto);
+				hpair = key_pair(a, OVERFLOW_HASH, pr->hdst, p->dport, p->proto);
 			add_pair(a, idx, hpair, p);
 		}
 		break;
@@ -376,8 +386,15 @@ void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const s
 		s->lateral_packets++;
 		break;
 	}
-	if (add_flow(a, hflow))
+	if (add_flow(a, pr->hflow))
 		s->flows++;
+}
+
+void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p)
+{
+	struct agg_prep pr;
+	agg_prepare(a, id, dir, p, &pr);
+	agg_commit(a, id, dir, p, &pr);
 }
 
 const struct agg_totals *agg_totals(const struct agg *a)
