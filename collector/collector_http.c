@@ -8,6 +8,10 @@
  * "alerts": the provider pages through it newest first with XREVRANGE on a
  * connection of its own (opened on demand, short timeouts), reading at most
  * ALERTS_SCAN_MAX entries a request however selective the filter.
+ * What an identity is expected to send comes from one function,
+ * expected_bytes(), so a better baseline changes every endpoint at once.
+ * Ranking copies one small record per identity (bounded by max_identities)
+ * for the request and frees it before returning.
  */
 #include <hiredis.h>
 #include <math.h>
@@ -53,11 +57,25 @@ static double window_seconds(const char *w)
 	return 0;
 }
 
+/*
+ * The one place the API learns what an identity is expected to send in a
+ * window_s window. Today that is the rules' baseline (engine_baseline: the
+ * identity's own mean before the window). The learned detector (detect.h)
+ * keeps seasonal expectations with a spread but exposes no per-identity
+ * accessor yet; when the engine gains one, it plugs in here and every
+ * endpoint (identities, identity windows and series) follows.
+ */
+static bool expected_bytes(const struct engine *e, const struct engine_ident *id, double window_s,
+			   uint64_t *out)
+{
+	return engine_baseline(e, id, engine_now(e), window_s, out);
+}
+
 /* The baseline for a window as JSON: an integer, or null while unlearned. */
 static json_t *baseline_json(const struct engine *e, const struct engine_ident *id, double w)
 {
 	uint64_t b;
-	if (engine_baseline(e, id, engine_now(e), w, &b))
+	if (expected_bytes(e, id, w, &b))
 		return json_integer((json_int_t)b);
 	return json_null();
 }
@@ -208,6 +226,10 @@ static json_t *alerts_query(struct collector_http *h, double since, const char *
 {
 	if (cursor && !stream_id_valid(cursor))
 		return json_pack("{s:[], s:n}", "alerts", "next_cursor");
+	/* A kept connection may have been closed by Redis (restart, timeout,
+	 * CLIENT KILL) since the last request: one failed first command on it
+	 * is retried on a fresh one before the request fails. */
+	bool fresh = h->rc == NULL;
 	redisContext *c = alerts_conn(h);
 	if (!c)
 		return NULL;
@@ -224,6 +246,12 @@ static json_t *alerts_query(struct collector_http *h, double since, const char *
 			if (r)
 				freeReplyObject(r);
 			alerts_drop(h);
+			if (!fresh && scanned == 0) {
+				fresh = true;
+				c = alerts_conn(h);
+				if (c)
+					continue;
+			}
 			json_decref(arr);
 			return NULL;
 		}
@@ -310,7 +338,7 @@ static json_t *ring_series(const struct engine *e, const struct engine_ident *id
 	size_t n = hours ? ENGINE_HOUR_SLOTS : ENGINE_MIN_SLOTS;
 	double unit = hours ? 3600 : 60, now = engine_now(e);
 	uint64_t base = 0;
-	bool has_base = engine_baseline(e, id, now, unit, &base);
+	bool has_base = expected_bytes(e, id, unit, &base);
 	int64_t hi = (int64_t)ceil(now / unit) - 1;
 	json_t *a = json_array();
 	for (int64_t k = hi - (int64_t)n + 1; k <= hi; k++) {
@@ -416,6 +444,112 @@ static void metric(struct evbuffer *out, const char *name, const char *type, con
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void counter_line(struct evbuffer *out, const char *name, const char *help, uint64_t v)
+{
+	metric(out, name, "counter", help);
+	evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* What the live loop measured: ingest volume, lag and alerts by severity. */
+static void ingest_metrics(const struct collector_ingest *in, struct evbuffer *out)
+{
+	counter_line(out, "egresswatch_ingest_entries_total",
+		     "Report stream entries committed (applied, duplicate or dead-lettered).",
+		     in->entries);
+	counter_line(out, "egresswatch_ingest_batches_total", "Batches committed to Redis.",
+		     in->batches);
+	counter_line(out, "egresswatch_redis_reconnects_total",
+		     "Redis sessions dropped after an error and started again.", in->reconnects);
+	metric(out, "egresswatch_ingest_lag_seconds", "gauge",
+	       "Wall seconds from the XADD of the last committed entry to its commit.");
+	evbuffer_add_printf(out, "egresswatch_ingest_lag_seconds %.3f\n", in->lag_s);
+	metric(out, "egresswatch_ingest_last_commit_timestamp_seconds", "gauge",
+	       "Wall-clock UNIX time of the last commit (0: none since start).");
+	evbuffer_add_printf(out, "egresswatch_ingest_last_commit_timestamp_seconds %.3f\n",
+			    in->last_commit);
+	metric(out, "egresswatch_alerts_new_total", "counter",
+	       "Alerts new to the alerts stream raised by this process, by severity.");
+	for (int k = 0; k < COLLECTOR_SEV_BUCKETS; k++)
+		evbuffer_add_printf(out, "egresswatch_alerts_new_total{severity=\"%s\"} %llu\n",
+				    k <= SEV_CRITICAL ? collector_config_severity_name((enum severity)k)
+						      : "other",
+				    (unsigned long long)in->alerts[k]);
+}
+
+/* One per-sensor series; the value comes from field(). */
+struct sensor_series {
+	const char *name, *type, *help;
+	double (*field)(const struct engine *e, const struct engine_sensor *s);
+};
+
+static double s_seen(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->stats.packets_seen;
+}
+static double s_undecoded(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->stats.packets_undecoded;
+}
+static double s_drops_kernel(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->stats.drops_kernel;
+}
+static double s_drops_iface(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->stats.drops_iface;
+}
+static double s_spool_dropped(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->stats.spool_dropped;
+}
+static double s_reports(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->reports;
+}
+static double s_lost(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->lost_reports;
+}
+static double s_last_report(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return s->last_end;
+}
+static double s_lag(const struct engine *e, const struct engine_sensor *s)
+{
+	return engine_now(e) - s->last_end;
+}
+
+static const struct sensor_series sensor_series[] = {
+	{"egresswatch_sensor_packets_seen_total", "counter", "Packets the sensor saw.", s_seen},
+	{"egresswatch_sensor_packets_undecoded_total", "counter",
+	 "Packets the sensor could not decode.", s_undecoded},
+	{"egresswatch_sensor_drops_kernel_total", "counter",
+	 "Packets the kernel dropped before the sensor.", s_drops_kernel},
+	{"egresswatch_sensor_drops_iface_total", "counter",
+	 "Packets the interface dropped before the sensor.", s_drops_iface},
+	{"egresswatch_sensor_spool_dropped_total", "counter",
+	 "Reports the sensor dropped because its spool was full.", s_spool_dropped},
+	{"egresswatch_sensor_reports_total", "counter", "Reports of the sensor applied.", s_reports},
+	{"egresswatch_sensor_reports_lost_total", "counter",
+	 "Reports missing from the sensor's sequence.", s_lost},
+	{"egresswatch_sensor_last_report_seconds", "gauge",
+	 "Capture-clock end of the sensor's last report.", s_last_report},
+	{"egresswatch_sensor_lag_seconds", "gauge",
+	 "Capture-clock seconds since the sensor's last report.", s_lag},
+};
+
+/*
+ * Label values are sensor and identity names: report_parse only admits
+ * [A-Za-z0-9._:@/-], so none needs escaping in the exposition format.
+ */
 static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 {
 	struct collector_http *h = ctx;
@@ -423,6 +557,8 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 	metric(out, "egresswatch_state_loaded", "gauge",
 	       "1 when the collector holds its state from Redis, 0 while it reconnects.");
 	evbuffer_add_printf(out, "egresswatch_state_loaded %d\n", e != NULL);
+	if (h->view->ingest)
+		ingest_metrics(h->view->ingest, out);
 	if (!e)
 		return;
 	const struct engine_counters *c = engine_counters(e);
@@ -439,42 +575,37 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 		 c->overflow_records},
 		{"egresswatch_late_records_total", "Records too late for their window ring.",
 		 c->late_minute + c->late_hour},
-		{"egresswatch_alerts_total", "Alerts raised.", c->alerts},
+		{"egresswatch_alerts_total", "Alerts raised (kept with the state).", c->alerts},
 		{"egresswatch_sensors_rejected_total", "Reports from sensors past the sensor table.",
 		 c->sensors_rejected},
 	};
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		metric(out, counters[i].name, "counter", counters[i].help);
-		evbuffer_add_printf(out, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].v);
-	}
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		counter_line(out, counters[i].name, counters[i].help, counters[i].v);
 	metric(out, "egresswatch_capture_clock_seconds", "gauge",
 	       "The collector's capture clock: the latest report end applied.");
 	evbuffer_add_printf(out, "egresswatch_capture_clock_seconds %.3f\n", engine_now(e));
 	metric(out, "egresswatch_identities", "gauge", "Identities tracked.");
 	evbuffer_add_printf(out, "egresswatch_identities %zu\n", engine_ident_count(e));
+	metric(out, "egresswatch_sensors", "gauge", "Sensors that have reported.");
+	evbuffer_add_printf(out, "egresswatch_sensors %zu\n", engine_sensor_count(e));
 
-	/* Per sensor: health and lag behind the collector's clock. */
-	static const char *const sm[][2] = {
-		{"egresswatch_sensor_packets_seen_total", "Packets the sensor saw."},
-		{"egresswatch_sensor_drops_kernel_total", "Packets the kernel dropped before the sensor."},
-		{"egresswatch_sensor_packets_undecoded_total", "Packets the sensor could not decode."},
-		{"egresswatch_sensor_lag_seconds", "Capture-clock seconds since the sensor's last report."},
-	};
-	for (int k = 0; k < 4; k++) {
-		metric(out, sm[k][0], k == 3 ? "gauge" : "counter", sm[k][1]);
+	/* Per sensor: health and lag behind the collector's clock. Sensors are
+	 * bounded by ENGINE_SENSORS_MAX, so the series are too. */
+	for (size_t k = 0; k < sizeof(sensor_series) / sizeof(sensor_series[0]); k++) {
+		const struct sensor_series *ss = &sensor_series[k];
+		metric(out, ss->name, ss->type, ss->help);
 		for (size_t i = 0; i < engine_sensor_count(e); i++) {
 			const struct engine_sensor *s = engine_sensor_at(e, i);
-			double v = k == 0 ? (double)s->stats.packets_seen
-				 : k == 1 ? (double)s->stats.drops_kernel
-				 : k == 2 ? (double)s->stats.packets_undecoded
-					  : engine_now(e) - s->last_end;
-			evbuffer_add_printf(out, "%s{sensor=\"%s\"} %.0f\n", sm[k][0], s->name, v);
+			evbuffer_add_printf(out, "%s{sensor=\"%s\"} %.0f\n", ss->name, s->name,
+					    ss->field(e, s));
 		}
 	}
 
 	/* Top identities by egress in the last hour: bounded cardinality. */
 	size_t n = engine_ident_count(e);
-	struct ranked *r = n ? malloc(n * sizeof(*r)) : NULL;
+	if (n == 0 || top_n == 0)
+		return;
+	struct ranked *r = malloc(n * sizeof(*r));
 	if (!r)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -494,7 +625,41 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 	for (size_t i = 0; i < n && i < top_n; i++)
 		evbuffer_add_printf(out, "egresswatch_identity_out_bytes_total{identity=\"%s\"} %llu\n",
 				    r[i].id->name, (unsigned long long)r[i].id->t.out_bytes);
+	metric(out, "egresswatch_identity_baseline_bytes_1h", "gauge",
+	       "Expected egress bytes per hour of the same top identities, once learned.");
+	for (size_t i = 0; i < n && i < top_n; i++) {
+		uint64_t b;
+		if (expected_bytes(e, r[i].id, 3600, &b))
+			evbuffer_add_printf(out,
+					    "egresswatch_identity_baseline_bytes_1h{identity=\"%s\"} %llu\n",
+					    r[i].id->name, (unsigned long long)b);
+	}
 	free(r);
+}
+
+/* ---- ingest bookkeeping for the live loop ---- */
+
+void collector_ingest_count_alert(struct collector_ingest *in, const char *alert_json)
+{
+	json_t *j = json_loads(alert_json, 0, NULL);
+	const char *sev = j ? json_string_value(json_object_get(j, "severity")) : NULL;
+	int k = severity_rank(sev);
+	in->alerts[k < 0 ? COLLECTOR_SEV_BUCKETS - 1 : k]++;
+	json_decref(j);
+}
+
+void collector_ingest_commit(struct collector_ingest *in, size_t n, const char *last_id, double now)
+{
+	/* A stream id starts with the XADD's milliseconds (Redis's clock). */
+	char *end;
+	unsigned long long ms = strtoull(last_id, &end, 10);
+	in->entries += n;
+	in->batches++;
+	in->last_commit = now;
+	if (end != last_id && *end == '-') {
+		double lag = now - (double)ms / 1000.0;
+		in->lag_s = lag > 0 ? lag : 0;
+	}
 }
 
 struct collector_http *collector_http_start(struct event_base *base, const char *listen,
@@ -515,12 +680,11 @@ struct collector_http *collector_http_start(struct event_base *base, const char 
 	snprintf(ac.token_file, sizeof(ac.token_file), "%s", cc->http_token_file);
 	snprintf(ac.cors_origin, sizeof(ac.cors_origin), "%s", cc->http_cors_origin);
 	snprintf(ac.prefix, sizeof(ac.prefix), "%s", view->prefix);
-	if (cc->http_rate > 0) {
-		ac.rate_per_s = cc->http_rate;
-		ac.rate_burst = 2 * cc->http_rate;
-	}
-	if (cc->metrics_top_n)
-		ac.metrics_top_n = cc->metrics_top_n;
+	/* 0 means what configs/collector.conf says: no rate limit, no
+	 * per-identity series (the config's own defaults are 50 and 20). */
+	ac.rate_per_s = cc->http_rate;
+	ac.rate_burst = 2 * cc->http_rate;
+	ac.metrics_top_n = cc->metrics_top_n;
 	ac.redis = *view->redis;
 	struct http_provider p = {
 		.ctx = h, .identities = p_identities, .identity = p_identity, .alerts = p_alerts,

@@ -68,6 +68,8 @@ struct app {
 	bool stop;
 	struct collector_http *http_hook;
 	struct collector_view view;
+	struct collector_ingest ingest;
+	char prefix[64];                /* the view's: a reload frees cfg, the prefix stays */
 };
 
 __attribute__((format(printf, 1, 2))) static void logmsg(const char *fmt, ...)
@@ -84,6 +86,14 @@ static double monotonic_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall clock, for the ingest metrics only (never for an alert decision). */
+static double wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -303,6 +313,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	if (store_read(a->store, a->pending_phase, a->pending_after, a->cfg->batch, &v, &n, err,
 		       sizeof(err)) != 0) {
 		logmsg("read: %s; reconnecting", err);
+		a->ingest.reconnects++;
 		drop_connection(a);
 		schedule(a, 0.1);
 		return;
@@ -339,6 +350,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	if (!is_new || store_commit(a->store, a->engine, v, n, dead, ndead, &alerts, is_new, save_det,
 				    err, sizeof(err)) != 0) {
 		logmsg("commit: %s; reconnecting", is_new ? err : "out of memory");
+		a->ingest.reconnects++;
 		drop_connection(a);
 		schedule(a, 0.1);
 	} else {
@@ -346,9 +358,13 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 			engine_detect_saved(a->engine);
 			a->det_saved_at = mono;
 		}
-		for (size_t i = 0; i < alerts.n; i++)
-			if (is_new[i])
+		for (size_t i = 0; i < alerts.n; i++) {
+			if (is_new[i]) {
 				file_append(a->alerts_fd, alerts.v[i].json);
+				collector_ingest_count_alert(&a->ingest, alerts.v[i].json);
+			}
+		}
+		collector_ingest_commit(&a->ingest, n, v[n - 1].id, wall_s());
 		if (a->pending_phase)
 			snprintf(a->pending_after, sizeof(a->pending_after), "%s", v[n - 1].id);
 		schedule(a, 0);
@@ -421,7 +437,9 @@ static int run(struct app *a)
 	a->view.engine = (const struct engine *const *)&a->engine;
 	a->view.config = (const struct collector_config *const *)&a->cfg;
 	a->view.redis = &a->redis;
-	a->view.prefix = a->cfg->prefix;
+	snprintf(a->prefix, sizeof(a->prefix), "%s", a->cfg->prefix);
+	a->view.prefix = a->prefix;
+	a->view.ingest = &a->ingest;
 	if (strcmp(a->http, "off") != 0) {
 		char err[256];
 		a->http_hook = collector_http_start(a->base, a->http, &a->view, err, sizeof(err));
@@ -431,8 +449,14 @@ static int run(struct app *a)
 		}
 		logmsg("http: listening on %s (port %d)", a->http, collector_http_port(a->http_hook));
 	}
-	/* Listener bound and files known: from here on only the calls the
-	 * collector's loop needs (Redis reconnects included). */
+	/* Connect while everything is still allowed; Redis being away is not a
+	 * startup error: the loop retries, under the filter, as on any later
+	 * reconnect. */
+	if (start_session(a) != 0)
+		a->backoff = 0.1;
+	/* Listener bound, Redis connected, files open: from here on only the
+	 * calls the collector's loop needs (Redis reconnects included), and
+	 * no report or HTTP request has been parsed yet. */
 	if (a->cfg->seccomp) {
 		char err[256];
 		if (sandbox_apply(SANDBOX_COLLECTOR, err, sizeof(err))) {
@@ -440,7 +464,7 @@ static int run(struct app *a)
 			goto out_events;
 		}
 	}
-	schedule(a, 0);
+	schedule(a, a->backoff);
 	event_base_dispatch(a->base);
 	/* Every batch is committed before its callback returns: nothing to save
 	 * here beyond what Redis already holds. */

@@ -45,19 +45,24 @@ AUTH=(-H "Authorization: Bearer $TOKEN")
 grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && pass "collector runs under its seccomp filter" ||
 	fail "collector Seccomp: $(grep Seccomp: /proc/$CPID/status)"
 
-# report SEQ END IDENTITY BYTES [DEST]: one report of one identity, 60 s long.
-report() {
+# report_to CLI SEQ END IDENTITY BYTES [DEST]: one report of one identity,
+# 60 s long, XADDed with CLI (a redis-cli wrapper); report: to the main Redis.
+report_to() {
+	local cli=$1; shift
 	local dest=${5:-198.51.100.7}
-	rcli XADD egress:reports '*' report "{\"v\":1,\"sensor\":\"gw-t\",\"seq\":$1,\"start\":$(($2 - 60)),\"end\":$2,\"identities\":[{\"identity\":\"$3\",\"out_bytes\":$4,\"out_packets\":10,\"in_bytes\":7,\"in_packets\":1,\"flows\":2,\"destinations\":[{\"addr\":\"$dest\",\"port\":443,\"proto\":\"tcp\",\"bytes\":$4,\"packets\":10}]}],\"stats\":{\"packets_seen\":11,\"packets_undecoded\":1,\"drops_kernel\":3}}" >/dev/null
+	"$cli" XADD egress:reports '*' report "{\"v\":1,\"sensor\":\"gw-t\",\"seq\":$1,\"start\":$(($2 - 60)),\"end\":$2,\"identities\":[{\"identity\":\"$3\",\"out_bytes\":$4,\"out_packets\":10,\"in_bytes\":7,\"in_packets\":1,\"flows\":2,\"destinations\":[{\"addr\":\"$dest\",\"port\":443,\"proto\":\"tcp\",\"bytes\":$4,\"packets\":10}]}],\"stats\":{\"packets_seen\":11,\"packets_undecoded\":1,\"drops_kernel\":3}}" >/dev/null
 }
-drained() {
+report() { report_to rcli "$@"; }
+# drained_on CLI: the collector behind CLI's Redis has read and acked everything.
+drained_on() {
 	for _ in $(seq 200); do
-		[ "$(rcli --raw XINFO GROUPS egress:reports | awk 'p=="lag"{print} {p=$0}')" = 0 ] &&
-			[ "$(rcli XPENDING egress:reports collectors | head -n 1)" = 0 ] && return 0
+		[ "$("$1" --raw XINFO GROUPS egress:reports | awk 'p=="lag"{print} {p=$0}')" = 0 ] &&
+			[ "$("$1" XPENDING egress:reports collectors | head -n 1)" = 0 ] && return 0
 		sleep 0.05
 	done
 	return 1
 }
+drained() { drained_on rcli; }
 T=1742385600
 report 1 $((T + 60)) web-a 3000000
 report 2 $((T + 120)) web-b 1000000
@@ -66,6 +71,13 @@ report 4 $((T + 240)) etl 4000000
 drained || fail "collector did not drain the first reports"
 
 code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+# metric NAME: the value of one series in /metrics ("" when absent).
+metric() { curl -s "$A/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
+# wait_for CMD...: retries CMD for up to 5 s.
+wait_for() {
+	for _ in $(seq 100); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
 [ "$(code "$A/api/v1/identities")" = 401 ] && pass "no token: 401" || fail "no token: $(cat "$TMP/body")"
 [ "$(code -H "Authorization: Bearer nope" "$A/api/v1/identities")" = 403 ] && pass "wrong token: 403" ||
 	fail "wrong token: $(cat "$TMP/body")"
@@ -96,6 +108,12 @@ code "${AUTH[@]}" "$A/api/v1/identities?window=24h&limit=1&offset=1" >/dev/null
 
 # Bad requests: their status, and the committed state unchanged.
 "$COLLECTOR" --dump-state -c "$TMP/c.conf" >"$TMP/before.json" 2>/dev/null
+[ "$(code -H "Authorization: Bearer nope" "$A/api/v1/identities/web-a")" = 403 ] &&
+	pass "wrong token on an identity: 403" || fail "wrong token on an identity"
+[ "$(code "${AUTH[@]}" "$A/api/v1/identities/$(head -c 300 /dev/zero | tr '\0' x)")" = 400 ] &&
+	pass "a 300-character identity name: 400" || fail "long name: $(cat "$TMP/body")"
+[ "$(code "${AUTH[@]}" "$A/api/v1/alerts?cursor=0-0;DEL")" = 400 ] && pass "a malformed cursor: 400" ||
+	fail "bad cursor: $(cat "$TMP/body")"
 for bad in "identities?window=5y" "identities?limit=abc" "identities?limit=0" "alerts?severity=urgent" \
 	"alerts?since=yesterday" "identities?bogus=1"; do
 	c=$(code "${AUTH[@]}" "$A/api/v1/$bad")
@@ -172,6 +190,138 @@ drained || fail "collector did not drain the blind reports"
 nb=$(rcli --raw XRANGE egress:alerts - + | grep -c '"rule":"sensor-blind"')
 [ "$nb" = 1 ] && pass "a sensor losing 90% of its packets: one sensor-blind alert" ||
 	fail "sensor-blind alerts: $nb"
+
+# The alerts file holds exactly the stream's alerts, in order (appended
+# under the seccomp filter).
+alert_ids() { rcli --raw XRANGE egress:alerts - + | grep '^{' | jq -r .id; }
+# The file is appended just after the commit that acks the entries; an HTTP
+# answer comes from the same event loop, so after one the append is done.
+curl -s "$A/healthz" >/dev/null
+[ "$(jq -r .id "$TMP/alerts.jsonl" | tr '\n' ' ')" = "$(alert_ids | tr '\n' ' ')" ] &&
+	[ "$(wc -l <"$TMP/alerts.jsonl")" = "$(rcli XLEN egress:alerts)" ] &&
+	pass "alerts file: the stream's $(rcli XLEN egress:alerts) alerts, in order" ||
+	fail "alerts file: $(jq -r .id "$TMP/alerts.jsonl" | tr '\n' ' ') vs $(alert_ids | tr '\n' ' ')"
+
+# Metrics the live loop keeps: ingest, lag, alerts by severity (equal to
+# the stream's own counts), sensor health.
+curl -s "$A/metrics" >"$TMP/metrics"
+grep -qx 'egresswatch_ingest_entries_total 8' "$TMP/metrics" && pass "metrics: 8 entries ingested" ||
+	fail "metrics ingest: $(grep ingest_entries "$TMP/metrics")"
+grep -Eq '^egresswatch_ingest_lag_seconds [0-9]+\.[0-9]{3}$' "$TMP/metrics" &&
+	grep -Eq '^egresswatch_ingest_last_commit_timestamp_seconds [1-9][0-9]{9}\.[0-9]{3}$' "$TMP/metrics" &&
+	pass "metrics: ingest lag and last commit time" || fail "metrics lag: $(grep ingest_l "$TMP/metrics")"
+sevok=1
+for sev in low medium high critical; do
+	want=$(rcli --raw XRANGE egress:alerts - + | grep -c "\"severity\":\"$sev\"")
+	grep -qx "egresswatch_alerts_new_total{severity=\"$sev\"} $want" "$TMP/metrics" || {
+		sevok=0
+		fail "metrics: $sev alerts: want $want, $(grep "alerts_new_total{severity=\"$sev\"" "$TMP/metrics")"
+	}
+done
+[ $sevok = 1 ] && pass "metrics: alerts by severity equal the stream's" || :
+grep -qx "egresswatch_sensor_last_report_seconds{sensor=\"gw-t\"} $((T + 480))" "$TMP/metrics" &&
+	grep -qx 'egresswatch_sensor_reports_total{sensor="gw-t"} 8' "$TMP/metrics" &&
+	pass "metrics: sensor last report and report count" ||
+	fail "metrics sensor: $(grep 'sensor_\(last\|reports\)' "$TMP/metrics")"
+grep -q '^# TYPE egresswatch_http_' "$TMP/metrics" && pass "metrics: the HTTP module's own series follow" ||
+	fail "metrics: no HTTP series"
+
+# Redis drops every client of the collector (its state connection, alert
+# feed and alerts queries): it reconnects under the filter, a report after
+# it is applied, its alert reaches a stream client connected before, and the
+# first alerts query after it succeeds.
+curl -sN "$A/api/v1/alerts/stream?access_token=$TOKEN" >"$TMP/live2.sse" 2>/dev/null &
+SSE2=$!
+on_exit "kill $SSE2 2>/dev/null"
+sleep 0.3
+rc0=$(metric egresswatch_redis_reconnects_total)
+rcli CLIENT KILL TYPE normal >/dev/null
+report 9 $((T + 540)) exfil 12000000 192.0.2.99
+drained || fail "collector did not drain after Redis dropped it"
+[ "$(code "${AUTH[@]}" "$A/api/v1/alerts?identity=exfil")" = 200 ] &&
+	[ "$(jq -r '.alerts[0].observed_bytes' "$TMP/body")" = 12000000 ] &&
+	pass "first alerts query after the drop: 200 with the new alert" ||
+	fail "alerts after the drop: $(cat "$TMP/body")"
+rc1=$(metric egresswatch_redis_reconnects_total)
+[ "${rc1:-0}" -gt "${rc0:-0}" ] && pass "metrics: Redis reconnects $rc0 -> $rc1" || fail "reconnects $rc0 -> $rc1"
+code "${AUTH[@]}" "$A/api/v1/identities/exfil" >/dev/null
+[ "$(jq '.totals.out_bytes' "$TMP/body")" = 12000000 ] && pass "report after the reconnect applied: 12000000" ||
+	fail "exfil after reconnect: $(head -c 300 "$TMP/body")"
+wait_for grep -q '"identity":"exfil"' "$TMP/live2.sse" &&
+	pass "the alert feed reconnected: the open stream got the new alert" ||
+	fail "stream after the drop: $(head -c 300 "$TMP/live2.sse")"
+kill $SSE2 2>/dev/null
+last_alert_exfil() { [ "$(tail -n 1 "$TMP/alerts.jsonl" | jq -r .identity)" = exfil ]; }
+wait_for last_alert_exfil && pass "alerts file appended after the reconnect" ||
+	fail "alerts file after the reconnect: $(tail -n 1 "$TMP/alerts.jsonl" | head -c 200)"
+[ "$(code "$A/healthz")" = 200 ] && [ "$(jq -r .alert_stream "$TMP/body")" = connected ] &&
+	pass "healthz: alert stream connected again" || fail "healthz: $(cat "$TMP/body")"
+
+# SIGHUP under the filter: the file is read again; a bad file keeps the old.
+code "${AUTH[@]}" "$A/api/v1/config" >/dev/null
+V1=$(jq -r .version "$TMP/body")
+printf '[rule daily-24h]\nwindow = 24h\nmax_bytes = 1GB\nseverity = medium\n' >>"$TMP/c.conf"
+kill -HUP $CPID
+wait_for grep -q 'reloaded .*2 rules' "$TMP/c.log" || fail "no reload: $(tail -n 2 "$TMP/c.log")"
+code "${AUTH[@]}" "$A/api/v1/config" >/dev/null
+V2=$(jq -r .version "$TMP/body")
+[ "$V2" != "$V1" ] && [ "$(jq -r '[.rules[].name] | join(",")' "$TMP/body")" = cap-1h,daily-24h ] &&
+	pass "SIGHUP reload: config $V1 -> $V2 with the new rule" || fail "reload: $(cat "$TMP/body")"
+echo "bogus_key = 1" >>"$TMP/c.conf"
+kill -HUP $CPID
+wait_for grep -q "reload of .* failed; keeping config $V2" "$TMP/c.log" &&
+	grep -q 'c.conf:[0-9]*: .*bogus_key' "$TMP/c.log" &&
+	[ "$(code "${AUTH[@]}" "$A/api/v1/config"; jq -r .version "$TMP/body")" = "200$V2" ] &&
+	pass "a bad reload is reported as FILE:LINE and keeps config $V2" ||
+	fail "bad reload: $(tail -n 3 "$TMP/c.log")"
+grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && pass "still under the filter after all of it" ||
+	fail "Seccomp now: $(grep Seccomp: /proc/$CPID/status)"
+
 [ "$(code "$A/")" = 200 ] && grep -q '<html' "$TMP/body" && pass "the dashboard page is served" || fail "dashboard"
 kill -0 $CPID 2>/dev/null && pass "collector still running after all of it" || fail "collector died: $(tail -n 3 "$TMP/c.log")"
+if grep -q 'Operation not permitted' "$TMP/c.log"; then
+	fail "a call was refused: $(grep 'not permitted' "$TMP/c.log" | head -n 2)"
+else
+	pass "no 'Operation not permitted' in the collector's log"
+fi
+
+# seccomp = off is honoured.
+printf '[collector]\nredis = unix:%s\nprefix = off:\nhttp = off\nseccomp = off\n' "$REDIS_SOCK" >"$TMP/off.conf"
+"$COLLECTOR" -c "$TMP/off.conf" >"$TMP/off.log" 2>&1 &
+OPID=$!
+on_exit "kill $OPID 2>/dev/null; wait $OPID 2>/dev/null"
+wait_for grep -q 'connected to' "$TMP/off.log"
+grep -q '^Seccomp:[[:space:]]*0' /proc/$OPID/status && pass "seccomp = off: no filter" ||
+	fail "seccomp = off: $(grep Seccomp: /proc/$OPID/status) $(tail -n 2 "$TMP/off.log")"
+kill $OPID 2>/dev/null
+
+# Redis over TCP by host name, under the filter: the resolver and a
+# reconnect both work (the filter answers EPERM, so a missing call would
+# show as a collector that never reconnects).
+RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$TMP/r2"
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/r2" --save '' --appendonly no \
+	--logfile "$TMP/r2/redis.log" >/dev/null 2>&1 &
+R2=$!
+on_exit "kill $R2 2>/dev/null; wait $R2 2>/dev/null"
+r2cli() { redis-cli -p "$RPORT" "$@"; }
+wait_for r2cli ping >/dev/null 2>&1
+printf '[collector]\nredis = localhost:%s\nalerts_file = %s\nhttp = off\nsensor_blind_rate = 0\n[rule cap-1h]\nwindow = 1h\nmax_bytes = 10MB\nseverity = high\n' \
+	"$RPORT" "$TMP/tcp-alerts.jsonl" >"$TMP/tcp.conf"
+"$COLLECTOR" -c "$TMP/tcp.conf" >"$TMP/tcp.log" 2>&1 &
+TPID=$!
+on_exit "kill $TPID 2>/dev/null; wait $TPID 2>/dev/null"
+wait_for grep -q 'connected to' "$TMP/tcp.log"
+report_to r2cli 1 $((T + 60)) db-1 1000
+drained_on r2cli && grep -q '^Seccomp:[[:space:]]*2' /proc/$TPID/status &&
+	pass "TCP Redis by host name under the filter: report applied" ||
+	fail "TCP collector: $(tail -n 3 "$TMP/tcp.log")"
+r2cli CLIENT KILL TYPE normal >/dev/null
+report_to r2cli 2 $((T + 120)) db-1 11000000
+# (The file is appended just after the commit that acks the entry.)
+tcp_alerts() { [ "$(wc -l <"$TMP/tcp-alerts.jsonl" 2>/dev/null)" = 1 ]; }
+drained_on r2cli && wait_for tcp_alerts &&
+	grep -q 'reconnecting' "$TMP/tcp.log" && kill -0 $TPID &&
+	pass "TCP Redis: reconnected by name under the filter, alert appended" ||
+	fail "TCP reconnect: $(tail -n 3 "$TMP/tcp.log"; head -c 300 "$TMP/tcp-alerts.jsonl")"
 finish
