@@ -56,15 +56,19 @@ void agg_free(struct agg *a);
  * Accounts one packet. For egress and lateral, id is the source's identity;
  * for ingress, the destination's; for transit it is ignored (may be NULL).
  */
-/* agg_add in two steps, for batches: agg_prepare hashes the packet's keys
- * and prefetches their slots (no state changes); agg_commit, with the same
- * arguments, counts it. Prepare several packets, then commit them in order,
- * and the cache misses of one overlap those of the next. */
+/* agg_add in steps, for batches: agg_prepare hashes the packet's keys and
+ * prefetches their index slots; agg_fetch reads those slots and prefetches
+ * the entries they name (neither changes any state); agg_commit, with the
+ * same arguments, counts the packet. Prepare several packets, fetch them,
+ * then commit them in order, and the cache misses of one overlap those of
+ * the next. */
 struct agg_prep {
 	uint64_t hid, hdst, hflow, hpair;
+	uint32_t sid, spair;    /* index slots where the probes start */
 };
 void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
 		 struct agg_prep *pr);
+void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr);
 void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
 		const struct agg_prep *pr);
 

@@ -2,13 +2,13 @@
  * summary: the `egress-sensor --summary` JSON document (DESIGN.md).
  *
  * Pure shaping: from the whole-capture report, the aggregation totals and the
- * pipeline's counters to one JSON object. Fields beyond the contract
+ * pipeline's counters to one JSON document. Fields beyond the contract
  * (undecoded reasons, table overflow counters, memory) are additive.
  */
 #ifndef EW_SUMMARY_H
 #define EW_SUMMARY_H
 
-#include <jansson.h>
+#include <stdio.h>
 
 #include "agg.h"
 #include "pipeline.h"
@@ -24,7 +24,8 @@ struct summary_input {
 	const char *read_error;         /* libpcap's error when the file ended badly, or NULL */
 };
 
-/* Returns a new JSON object (caller decrefs), or NULL on allocation failure. */
-json_t *summary_json(const struct summary_input *in);
+/* Writes the document and a newline to f and flushes it: 0, or -1 when
+ * the write failed. */
+int summary_write(FILE *f, const struct summary_input *in);
 
 #endif

@@ -5,22 +5,27 @@
  * agg_new() at 1.5 slots per allowed entry (so a full table is two-thirds
  * loaded and a probe stays short); agg_add() only reads and writes slots.
  *
- *   identities  slot = key (name id, or address when unnamed) + counters.
- *               One extra slot past the table is the overflow bucket.
- *   pairs       slot = (identity slot, destination, port, proto) + counters,
- *               for egress packets: the source of each identity's top
- *               destinations.
+ *   identities  an index of 32-bit slots over dense entries, each entry a
+ *               key (name id, or address when unnamed) + counters. One
+ *               entry beyond max_identities is the overflow bucket.
+ *   pairs       the same, each entry (identity entry, destination, port,
+ *               proto) + counters, for egress packets: the source of each
+ *               identity's top destinations.
  *   flows       slot = one 64-bit word: a 40-bit fingerprint of the keyed
  *               hash of the 5-tuple and a 24-bit generation. The flow table
  *               only answers "seen this interval?", so it need not keep the
  *               tuple; two flows share a fingerprint with odds of about
  *               2^-40 per probe, and then the second is not counted as new.
  *
- * Emptying tables between intervals is O(1): every slot carries the
- * generation it was written in, and a slot of an older generation is empty.
- * agg_reset() bumps the generation; only when it wraps are the slots
- * cleared. Identities and pairs also keep a list of used slots, so the
- * report walks what was used, not the whole table.
+ * Identities and pairs keep their entries dense, in first-use order: the
+ * random probes touch a 4-byte index slot instead of a 48- or 80-byte
+ * entry, so the tables' working set (and the memory actually touched, see
+ * table_alloc) is a fraction of the allowed maximum, and the report walks
+ * the entries in order. An index slot i holding e is in use only when e is
+ * below the entry count and entry e points back at i (a "sparse set"), so
+ * emptying them between intervals is setting the counts to zero. The flow
+ * table is emptied by bumping its generation; only when that wraps are its
+ * slots cleared.
  *
  * Hashing: an attacker picks addresses and ports, so every hash is keyed by
  * the process's random seed. SipHash of each key would cost more than the
@@ -44,17 +49,19 @@
 #define FLOW_FP_MASK ((1ULL << FLOW_FP_BITS) - 1)
 #define FLOW_GEN_MAX 0xffffffu
 
-struct ident_slot {
-	uint32_t gen;
+#define NO_ENTRY UINT32_MAX
+
+struct ident_ent {
+	uint32_t slot;          /* its index slot (NO_ENTRY: the overflow bucket) */
 	uint32_t name_id;
 	ew_addr addr;
 	uint64_t out_bytes, out_packets, in_bytes, in_packets;
 	uint64_t lateral_bytes, lateral_packets, flows;
 };
 
-struct pair_slot {
-	uint32_t gen;
-	uint32_t ident;         /* index into the identity slots */
+struct pair_ent {
+	uint32_t slot;          /* its index slot */
+	uint32_t ident;         /* its identity's entry */
 	ew_addr dst;
 	uint16_t port;
 	uint8_t proto;
@@ -64,24 +71,23 @@ struct pair_slot {
 struct agg {
 	struct agg_limits lim;
 	struct hash_key key;
-	uint32_t gen;           /* generation of the current interval, never 0 */
 	uint32_t flow_gen;      /* 1..FLOW_GEN_MAX, fits the flow slot's top bits */
 
-	struct ident_slot *ids; /* id_cap + 1: the last is the overflow bucket */
-	uint32_t id_cap, nids;
-	uint32_t *id_used;      /* slot indexes in first-use order, max_identities + 1 */
-	uint32_t id_used_n;
+	uint32_t *id_index;     /* id_cap slots */
+	struct ident_ent *ids;  /* max_identities + 1 (the overflow bucket) */
+	uint32_t id_cap, nids;  /* nids: entries in use, the bucket's included */
+	uint32_t overflow;      /* the bucket's entry, NO_ENTRY while unused */
 
-	struct pair_slot *pairs;
+	uint32_t *pair_index;
+	struct pair_ent *pairs; /* max_pairs */
 	uint32_t pair_cap, npairs;
-	uint32_t *pair_used;
 
 	uint64_t *flows;
 	uint32_t flow_cap, nflows;
 
 	struct agg_totals totals;
 	size_t memory;
-	size_t ids_size, id_used_size, pairs_size, pair_used_size, flows_size;
+	size_t id_index_size, ids_size, pair_index_size, pairs_size, flows_size;
 };
 
 /*
@@ -166,10 +172,10 @@ static inline uint64_t key_flow(const struct agg *a, uint64_t hsrc, uint64_t hds
 static void release_tables(struct agg *a)
 {
 	table_free(a->flows, a->flows_size);
-	table_free(a->pair_used, a->pair_used_size);
 	table_free(a->pairs, a->pairs_size);
-	table_free(a->id_used, a->id_used_size);
+	table_free(a->pair_index, a->pair_index_size);
 	table_free(a->ids, a->ids_size);
+	table_free(a->id_index, a->id_index_size);
 }
 
 struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key)
@@ -179,8 +185,8 @@ struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key)
 		return NULL;
 	a->lim = *lim;
 	a->key = *key;
-	a->gen = 1;
 	a->flow_gen = 1;
+	a->overflow = NO_ENTRY;
 	uint64_t ic = slots_for(lim->max_identities), pc = slots_for(lim->max_pairs),
 		 fc = slots_for(lim->max_flows);
 	if (ic >= UINT32_MAX || pc >= UINT32_MAX || fc >= UINT32_MAX)
@@ -189,20 +195,20 @@ struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key)
 	a->pair_cap = (uint32_t)pc;
 	a->flow_cap = (uint32_t)fc;
 
-	a->ids_size = (ic + 1) * sizeof(*a->ids);
-	a->id_used_size = ((size_t)lim->max_identities + 1) * sizeof(*a->id_used);
-	a->pairs_size = pc * sizeof(*a->pairs);
-	a->pair_used_size = (size_t)lim->max_pairs * sizeof(*a->pair_used);
+	a->id_index_size = ic * sizeof(*a->id_index);
+	a->ids_size = ((size_t)lim->max_identities + 1) * sizeof(*a->ids);
+	a->pair_index_size = pc * sizeof(*a->pair_index);
+	a->pairs_size = (size_t)lim->max_pairs * sizeof(*a->pairs);
 	a->flows_size = fc * sizeof(*a->flows);
+	a->id_index = table_alloc(a->id_index_size);
 	a->ids = table_alloc(a->ids_size);
-	a->id_used = table_alloc(a->id_used_size);
+	a->pair_index = table_alloc(a->pair_index_size);
 	a->pairs = table_alloc(a->pairs_size);
-	a->pair_used = table_alloc(a->pair_used_size);
 	a->flows = table_alloc(a->flows_size);
-	if (!a->ids || !a->id_used || !a->pairs || !a->pair_used || !a->flows)
+	if (!a->id_index || !a->ids || !a->pair_index || !a->pairs || !a->flows)
 		goto out_free_tables;
-	a->memory = sizeof(*a) + a->ids_size + a->id_used_size + a->pairs_size +
-		    a->pair_used_size + a->flows_size;
+	a->memory = sizeof(*a) + a->id_index_size + a->ids_size + a->pair_index_size +
+		    a->pairs_size + a->flows_size;
 	return a;
 
 out_free_tables:
@@ -220,61 +226,62 @@ void agg_free(struct agg *a)
 	free(a);
 }
 
-/* The identity's slot, claiming a free one if it is new; the overflow
+/* The identity's entry, claiming a free one if it is new; the overflow
  * bucket when the table holds max_identities already. */
-static struct ident_slot *find_ident(struct agg *a, const struct agg_ident *id, uint64_t h,
-				     uint32_t *idx)
+static struct ident_ent *find_ident(struct agg *a, const struct agg_ident *id, uint64_t h,
+				    uint32_t *idx)
 {
-	uint32_t overflow = a->id_cap;
-	struct ident_slot *s;
+	struct ident_ent *s;
 	if (!id) {
 		a->totals.identity_overflow++;
 		goto out_overflow;
 	}
 	uint32_t i = range(h, a->id_cap);
 	for (;;) {
-		s = &a->ids[i];
-		if (s->gen != a->gen)
+		uint32_t e = a->id_index[i];
+		if (e >= a->nids || a->ids[e].slot != i)
 			break;
+		s = &a->ids[e];
 		if (s->name_id == id->name_id && (id->name_id || addr_eq(&s->addr, &id->addr))) {
-			*idx = i;
+			*idx = e;
 			return s;
 		}
 		if (++i == a->id_cap)
 			i = 0;
 	}
-	if (a->nids >= a->lim.max_identities) {
+	if (a->nids - (a->overflow != NO_ENTRY) >= a->lim.max_identities) {
 		a->totals.identity_overflow++;
 		goto out_overflow;
 	}
+	*idx = a->nids++;
+	a->id_index[i] = *idx;
+	s = &a->ids[*idx];
 	memset(s, 0, sizeof(*s));
-	s->gen = a->gen;
+	s->slot = i;
 	s->name_id = id->name_id;
 	s->addr = id->addr;     /* a named identity's first address: its label without names */
-	a->nids++;
-	a->id_used[a->id_used_n++] = i;
-	*idx = i;
 	return s;
 
 out_overflow:
-	s = &a->ids[overflow];
-	if (s->gen != a->gen) {
+	if (a->overflow == NO_ENTRY) {
+		a->overflow = a->nids++;
+		s = &a->ids[a->overflow];
 		memset(s, 0, sizeof(*s));
-		s->gen = a->gen;
-		a->id_used[a->id_used_n++] = overflow;
+		s->slot = NO_ENTRY;
 	}
-	*idx = overflow;
-	return s;
+	*idx = a->overflow;
+	return &a->ids[a->overflow];
 }
 
 static void add_pair(struct agg *a, uint32_t ident, uint64_t h, const struct pkt_info *p)
 {
 	uint32_t i = range(h, a->pair_cap);
-	struct pair_slot *s;
+	struct pair_ent *s;
 	for (;;) {
-		s = &a->pairs[i];
-		if (s->gen != a->gen)
+		uint32_t e = a->pair_index[i];
+		if (e >= a->npairs || a->pairs[e].slot != i)
 			break;
+		s = &a->pairs[e];
 		if (s->ident == ident && s->port == p->dport && s->proto == p->proto &&
 		    addr_eq(&s->dst, &p->dst)) {
 			s->bytes += p->ip_bytes;
@@ -288,14 +295,15 @@ static void add_pair(struct agg *a, uint32_t ident, uint64_t h, const struct pkt
 		a->totals.pair_overflow++;
 		return;
 	}
-	s->gen = a->gen;
+	a->pair_index[i] = a->npairs;
+	s = &a->pairs[a->npairs++];
+	s->slot = i;
 	s->ident = ident;
 	s->dst = p->dst;
 	s->port = p->dport;
 	s->proto = p->proto;
 	s->bytes = p->ip_bytes;
 	s->packets = 1;
-	a->pair_used[a->npairs++] = i;
 }
 
 /* True if the flow is new this interval (and now remembered). */
@@ -335,15 +343,34 @@ void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, con
 		hid = id->name_id ? key_ident(a, id)
 		      : addr_eq(&id->addr, &p->src) ? hsrc
 		      : addr_eq(&id->addr, &p->dst) ? hdst : hash_addr(a, &id->addr);
-	__builtin_prefetch(&a->ids[range(hid, a->id_cap)]);
+	pr->sid = range(hid, a->id_cap);
+	__builtin_prefetch(&a->id_index[pr->sid]);
 	pr->hflow = key_flow(a, hsrc, hdst, p);
 	__builtin_prefetch(&a->flows[range(pr->hflow, a->flow_cap)]);
 	pr->hid = hid;
 	pr->hdst = hdst;
 	pr->hpair = 0;
+	pr->spair = NO_ENTRY;
 	if (dir == DIR_EGRESS && a->lim.top_n) {
 		pr->hpair = key_pair(a, hid, hdst, p->dport, p->proto);
-		__builtin_prefetch(&a->pairs[range(pr->hpair, a->pair_cap)]);
+		pr->spair = range(pr->hpair, a->pair_cap);
+		__builtin_prefetch(&a->pair_index[pr->spair]);
+	}
+}
+
+void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr)
+{
+	if (dir == DIR_TRANSIT)
+		return;
+	/* Only a hint: an index slot may be stale or about to be claimed by an
+	 * earlier packet of the batch; any entry below the cap is mapped. */
+	uint32_t e = a->id_index[pr->sid];
+	if (e <= a->lim.max_identities)
+		__builtin_prefetch(&a->ids[e]);
+	if (pr->spair != NO_ENTRY) {
+		e = a->pair_index[pr->spair];
+		if (e < a->lim.max_pairs)
+			__builtin_prefetch(&a->pairs[e]);
 	}
 }
 
@@ -365,14 +392,14 @@ void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, cons
 	total->bytes += bytes;
 
 	uint32_t idx;
-	struct ident_slot *s = find_ident(a, id, pr->hid, &idx);
+	struct ident_ent *s = find_ident(a, id, pr->hid, &idx);
 	switch (dir) {
 	case DIR_EGRESS:
 		s->out_bytes += bytes;
 		s->out_packets++;
 		if (dir == DIR_EGRESS && a->lim.top_n) {
 			uint64_t hpair = pr->hpair;
-			if (idx == a->id_cap)
+			if (idx == a->overflow)
 				hpair = key_pair(a, OVERFLOW_HASH, pr->hdst, p->dport, p->proto);
 			add_pair(a, idx, hpair, p);
 		}
@@ -405,19 +432,13 @@ const struct agg_totals *agg_totals(const struct agg *a)
 void agg_reset(struct agg *a)
 {
 	memset(&a->totals, 0, sizeof(a->totals));
-	a->nids = a->id_used_n = 0;
+	a->nids = 0;
+	a->overflow = NO_ENTRY;
 	a->npairs = 0;
 	a->nflows = 0;
-	/* A slot is empty when its generation is not the current one; only
-	 * when a counter wraps must the slots really be cleared, or a slot
-	 * written 2^32 intervals ago would look current. */
-	if (++a->gen == 0) {
-		for (uint32_t i = 0; i <= a->id_cap; i++)
-			a->ids[i].gen = 0;
-		for (uint32_t i = 0; i < a->pair_cap; i++)
-			a->pairs[i].gen = 0;
-		a->gen = 1;
-	}
+	/* A flow slot is empty when its generation is not the current one;
+	 * only when that wraps must the slots really be cleared, or a flow of
+	 * 2^24 intervals ago would look current. */
 	if (++a->flow_gen > FLOW_GEN_MAX) {
 		memset(a->flows, 0, (size_t)a->flow_cap * sizeof(*a->flows));
 		a->flow_gen = 1;
@@ -431,9 +452,8 @@ size_t agg_memory(const struct agg *a)
 
 /* ---- the report (flush time: allocates) ---- */
 
-/* A pair copied out of the table at flush time, grouped by identity row, so
- * that choosing each identity's top destinations reads contiguous memory
- * instead of chasing slots across the whole pair table. */
+/* A pair copied out of the table at flush time, grouped by identity, so
+ * that choosing each identity's top destinations reads contiguous memory. */
 struct dest {
 	ew_addr dst;
 	uint64_t bytes, packets;
@@ -509,8 +529,8 @@ static int ident_qcmp(const void *x, const void *y)
 int agg_to_report(const struct agg *a, const char *(*name_of)(void *ctx, uint32_t id), void *ctx,
 		  struct report *r)
 {
-	uint32_t n = a->id_used_n, np = a->npairs;
-	uint32_t *row_of = NULL, *off = NULL;
+	uint32_t n = a->nids, np = a->npairs;
+	uint32_t *off = NULL;
 	struct dest *dests = NULL;
 	struct report_identity *ids = NULL;
 	int rc = -1;
@@ -524,19 +544,16 @@ int agg_to_report(const struct agg *a, const char *(*name_of)(void *ctx, uint32_
 		return 0;
 
 	ids = calloc(n, sizeof(*ids));
-	row_of = malloc(((size_t)a->id_cap + 1) * sizeof(*row_of));
 	off = calloc((size_t)n + 1, sizeof(*off));
 	dests = malloc(((size_t)np + 1) * sizeof(*dests));
-	if (!ids || !row_of || !off || !dests)
+	if (!ids || !off || !dests)
 		goto out_free;
 
 	for (uint32_t k = 0; k < n; k++) {
-		uint32_t slot = a->id_used[k];
-		const struct ident_slot *s = &a->ids[slot];
+		const struct ident_ent *s = &a->ids[k];
 		struct report_identity *ri = &ids[k];
-		row_of[slot] = k;
 		const char *name = NULL;
-		if (slot == a->id_cap)
+		if (k == a->overflow)
 			name = OVERFLOW_IDENTITY;
 		else if (s->name_id && name_of)
 			name = name_of(ctx, s->name_id);
@@ -555,20 +572,14 @@ int agg_to_report(const struct agg *a, const char *(*name_of)(void *ctx, uint32_
 		ri->has_flows = true;
 	}
 
-	/* Counting sort of the pairs by row: count, then place. The slots are
-	 * scattered, so fetch a few ahead. */
-	for (uint32_t k = 0; k < np; k++) {
-		if (k + 16 < np)
-			__builtin_prefetch(&a->pairs[a->pair_used[k + 16]]);
-		off[row_of[a->pairs[a->pair_used[k]].ident] + 1]++;
-	}
+	/* Counting sort of the pairs by identity: count, then place. */
+	for (uint32_t k = 0; k < np; k++)
+		off[a->pairs[k].ident + 1]++;
 	for (uint32_t k = 0; k < n; k++)
 		off[k + 1] += off[k];
 	for (uint32_t k = 0; k < np; k++) {
-		if (k + 16 < np)
-			__builtin_prefetch(&a->pairs[a->pair_used[k + 16]]);
-		const struct pair_slot *ps = &a->pairs[a->pair_used[k]];
-		struct dest *d = &dests[off[row_of[ps->ident]]++];
+		const struct pair_ent *ps = &a->pairs[k];
+		struct dest *d = &dests[off[ps->ident]++];
 		d->dst = ps->dst;
 		d->bytes = ps->bytes;
 		d->packets = ps->packets;
@@ -609,7 +620,6 @@ out_free_dests:
 out_free:
 	free(dests);
 	free(off);
-	free(row_of);
 	free(ids);
 	return rc;
 }

@@ -299,15 +299,12 @@ static int run_summary(struct sensor *s)
 		.totals = s->whole_totals, .stats = st, .agg_memory = s->agg_memory,
 		.read_error = s->read_error,
 	};
-	json_t *j = summary_json(&in);
-	if (!j) {
-		fprintf(stderr, "egress-sensor: out of memory\n");
+	int wrc = summary_write(stdout, &in);
+	report_release(&s->whole);
+	if (wrc != 0) {
+		fprintf(stderr, "egress-sensor: writing the summary: %s\n", strerror(errno));
 		return 1;
 	}
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-	report_release(&s->whole);
 	if (s->read_error) {
 		fprintf(stderr, "egress-sensor: %s: %s (summary covers the packets before it)\n",
 			s->o.file, s->read_error);

@@ -40,6 +40,8 @@ struct pipeline {
 
 static void drain(struct pipeline *pl)
 {
+	for (unsigned i = 0; i < pl->nq; i++)
+		agg_fetch(pl->agg, pl->q[i].dir, &pl->q[i].pr);
 	for (unsigned i = 0; i < pl->nq; i++) {
 		struct pending *q = &pl->q[i];
 		agg_commit(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);

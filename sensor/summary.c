@@ -1,73 +1,245 @@
 /*
  * summary: the --summary JSON document (see summary.h).
+ *
+ * Streamed straight to the FILE, indented as jansson's JSON_INDENT(2) would:
+ * a capture with thousands of identities makes a document of megabytes, and
+ * building it as a jansson tree first cost more than a tenth of a whole
+ * header-only run.
  */
-#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "summary.h"
 #include "banned.h"
 
-static json_t *counter(const struct agg_counter *c)
+struct jw {
+	FILE *f;
+	unsigned depth;
+	bool first;             /* nothing yet in the open container */
+	bool after_key;         /* the next value follows "key": on its line */
+};
+
+static void lit(struct jw *w, const char *s)
 {
-	return json_pack("{sIsI}", "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes);
+	fputs_unlocked(s, w->f);
 }
 
-static json_t *destinations(const struct report_identity *id)
+/* Before a key or a value: the comma, the line break and the indent. */
+static void item(struct jw *w)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < id->ndests; i++) {
-		const struct report_dest *d = &id->dests[i];
-		char addr[ADDR_STRLEN];
-		const char *pname = report_proto_name(d->proto);
-		json_t *o = json_pack("{sssIsIsi}", "addr", addr_format(&d->addr, addr, sizeof(addr)),
-				      "bytes", (json_int_t)d->bytes, "packets", (json_int_t)d->packets,
-				      "port", (int)d->port);
-		if (!o)
-			continue;
-		json_object_set_new(o, "proto", pname ? json_string(pname) : json_integer(d->proto));
-		json_array_append_new(a, o);
+	if (w->after_key) {
+		w->after_key = false;
+		return;
 	}
-	return a;
+	if (w->depth) {
+		if (!w->first)
+			putc_unlocked(',', w->f);
+		putc_unlocked('\n', w->f);
+		for (unsigned i = 0; i < 2 * w->depth; i++)
+			putc_unlocked(' ', w->f);
+	}
+	w->first = false;
 }
 
-static json_t *identity(const struct report_identity *id)
+static bool utf8_valid(const unsigned char *s)
 {
-	return json_pack("{sssIsIsIsIsIsIsIso}", "identity", id->name,
-			 "out_packets", (json_int_t)id->out_packets, "out_bytes", (json_int_t)id->out_bytes,
-			 "in_packets", (json_int_t)id->in_packets, "in_bytes", (json_int_t)id->in_bytes,
-			 "lateral_packets", (json_int_t)id->lateral_packets,
-			 "lateral_bytes", (json_int_t)id->lateral_bytes, "flows", (json_int_t)id->flows,
-			 "top_destinations", destinations(id));
+	while (*s) {
+		unsigned n = *s < 0x80 ? 0 : (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2
+			     : (*s & 0xf8) == 0xf0 ? 3 : 4;
+		if (n == 4 || (n == 1 && *s < 0xc2))
+			return false;
+		s++;
+		for (unsigned i = 0; i < n; i++, s++)
+			if ((*s & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
 }
 
-json_t *summary_json(const struct summary_input *in)
+/* A JSON string: quotes, backslashes and control bytes escaped; a string
+ * that is not UTF-8 (a file name may not be) has its high bytes as '?',
+ * so the document stays valid JSON. */
+static void str(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool utf8 = utf8_valid((const unsigned char *)s);
+	item(w);
+	putc_unlocked('"', w->f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			putc_unlocked('\\', w->f);
+			putc_unlocked(*p, w->f);
+		} else if (*p < 0x20) {
+			lit(w, "\\u00");
+			putc_unlocked(hex[*p >> 4], w->f);
+			putc_unlocked(hex[*p & 15], w->f);
+		} else {
+			putc_unlocked(*p >= 0x80 && !utf8 ? '?' : *p, w->f);
+		}
+	}
+	putc_unlocked('"', w->f);
+}
+
+static void key(struct jw *w, const char *k)
+{
+	str(w, k);
+	lit(w, ": ");
+	w->after_key = true;
+}
+
+static void u64(struct jw *w, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	item(w);
+	fwrite_unlocked(tmp + sizeof(tmp) - n, 1, n, w->f);
+}
+
+/* As jansson writes a real: 17 significant digits, always a '.' or an
+ * exponent so that it reads back as a real, and an exponent without '+'
+ * or leading zeros (1e-07 is written 1e-7). */
+static void real(struct jw *w, double d)
+{
+	char tmp[40];
+	snprintf(tmp, sizeof(tmp), "%.17g", d);
+	item(w);
+	char *e = strchr(tmp, 'e');
+	if (!e) {
+		lit(w, tmp);
+		if (!strpbrk(tmp, ".n"))        /* "n": inf and nan have no '.' to add */
+			lit(w, ".0");
+		return;
+	}
+	fwrite_unlocked(tmp, 1, (size_t)(e - tmp) + 1, w->f);
+	char *x = e + 1;
+	if (*x == '-')
+		putc_unlocked(*x, w->f);
+	if (*x == '-' || *x == '+')
+		x++;
+	while (x[0] == '0' && x[1])
+		x++;
+	lit(w, x);
+}
+
+static void open_(struct jw *w, char c)
+{
+	item(w);
+	putc_unlocked(c, w->f);
+	w->depth++;
+	w->first = true;
+}
+
+static void close_(struct jw *w, char c)
+{
+	w->depth--;
+	if (!w->first) {
+		putc_unlocked('\n', w->f);
+		for (unsigned i = 0; i < 2 * w->depth; i++)
+			putc_unlocked(' ', w->f);
+	}
+	putc_unlocked(c, w->f);
+	w->first = false;
+}
+
+static void kv_u64(struct jw *w, const char *k, uint64_t v)
+{
+	key(w, k);
+	u64(w, v);
+}
+
+static void counter(struct jw *w, const char *k, const struct agg_counter *c)
+{
+	key(w, k);
+	open_(w, '{');
+	kv_u64(w, "packets", c->packets);
+	kv_u64(w, "bytes", c->bytes);
+	close_(w, '}');
+}
+
+static void destination(struct jw *w, const struct report_dest *d)
+{
+	char addr[ADDR_STRLEN];
+	const char *pname = report_proto_name(d->proto);
+	open_(w, '{');
+	key(w, "addr");
+	str(w, addr_format(&d->addr, addr, sizeof(addr)));
+	kv_u64(w, "bytes", d->bytes);
+	kv_u64(w, "packets", d->packets);
+	kv_u64(w, "port", d->port);
+	key(w, "proto");
+	if (pname)
+		str(w, pname);
+	else
+		u64(w, d->proto);
+	close_(w, '}');
+}
+
+static void identity(struct jw *w, const struct report_identity *id)
+{
+	open_(w, '{');
+	key(w, "identity");
+	str(w, id->name);
+	kv_u64(w, "out_packets", id->out_packets);
+	kv_u64(w, "out_bytes", id->out_bytes);
+	kv_u64(w, "in_packets", id->in_packets);
+	kv_u64(w, "in_bytes", id->in_bytes);
+	kv_u64(w, "lateral_packets", id->lateral_packets);
+	kv_u64(w, "lateral_bytes", id->lateral_bytes);
+	kv_u64(w, "flows", id->flows);
+	key(w, "top_destinations");
+	open_(w, '[');
+	for (size_t i = 0; i < id->ndests; i++)
+		destination(w, &id->dests[i]);
+	close_(w, ']');
+	close_(w, '}');
+}
+
+int summary_write(FILE *f, const struct summary_input *in)
 {
 	const struct pipeline_stats *st = in->stats;
-	json_t *reasons = json_object();
-	for (int r = DECODE_OK + 1; reasons && r < DECODE_NREASONS; r++)
+	struct jw w = {.f = f};
+	open_(&w, '{');
+	key(&w, "source");
+	str(&w, in->source);
+	kv_u64(&w, "link_type", (uint64_t)(in->link_type < 0 ? 0 : in->link_type));
+	kv_u64(&w, "packets_seen", st->packets_seen);
+	kv_u64(&w, "packets_undecoded", st->packets_undecoded);
+	key(&w, "undecoded_reasons");
+	open_(&w, '{');
+	for (int r = DECODE_OK + 1; r < DECODE_NREASONS; r++)
 		if (st->undecoded[r])
-			json_object_set_new(reasons, decode_reason_name(r), json_integer((json_int_t)st->undecoded[r]));
-	json_t *ids = json_array();
-	for (size_t i = 0; ids && i < in->report->nids; i++)
-		json_array_append_new(ids, identity(&in->report->ids[i]));
-	json_t *o = json_pack("{sssisIsIsososososo}", "source", in->source, "link_type", in->link_type,
-			      "packets_seen", (json_int_t)st->packets_seen,
-			      "packets_undecoded", (json_int_t)st->packets_undecoded,
-			      "undecoded_reasons", reasons, "egress", counter(&in->totals.egress),
-			      "ingress", counter(&in->totals.ingress), "lateral", counter(&in->totals.lateral),
-			      "transit", counter(&in->totals.transit));
-	if (!o) {
-		json_decref(ids);
-		return NULL;
+			kv_u64(&w, decode_reason_name(r), st->undecoded[r]);
+	close_(&w, '}');
+	counter(&w, "egress", &in->totals.egress);
+	counter(&w, "ingress", &in->totals.ingress);
+	counter(&w, "lateral", &in->totals.lateral);
+	counter(&w, "transit", &in->totals.transit);
+	key(&w, "start");
+	real(&w, st->first_ts);
+	key(&w, "end");
+	real(&w, st->last_ts);
+	key(&w, "overflow");
+	open_(&w, '{');
+	kv_u64(&w, "identity_packets", in->totals.identity_overflow);
+	kv_u64(&w, "pair_packets", in->totals.pair_overflow);
+	kv_u64(&w, "flow_packets", in->totals.flow_overflow);
+	close_(&w, '}');
+	kv_u64(&w, "memory_bytes", in->agg_memory);
+	if (in->read_error) {
+		key(&w, "read_error");
+		str(&w, in->read_error);
 	}
-	json_object_set_new(o, "start", json_real(st->first_ts));
-	json_object_set_new(o, "end", json_real(st->last_ts));
-	json_object_set_new(o, "overflow",
-			    json_pack("{sIsIsI}", "identity_packets", (json_int_t)in->totals.identity_overflow,
-				      "pair_packets", (json_int_t)in->totals.pair_overflow,
-				      "flow_packets", (json_int_t)in->totals.flow_overflow));
-	json_object_set_new(o, "memory_bytes", json_integer((json_int_t)in->agg_memory));
-	if (in->read_error)
-		json_object_set_new(o, "read_error", json_string(in->read_error));
-	json_object_set_new(o, "identities", ids);
-	return o;
+	key(&w, "identities");
+	open_(&w, '[');
+	for (size_t i = 0; i < in->report->nids; i++)
+		identity(&w, &in->report->ids[i]);
+	close_(&w, ']');
+	close_(&w, '}');
+	putc_unlocked('\n', f);
+	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

@@ -311,4 +311,51 @@ static void test_host_routes_v4_v6(void)
 	prefix_table_free(t);
 }
 
-TEST_MAIN(test_basic_and_edges, test_random_against_reference, test_host_routes_v4_v6)
+/* Tables of up to eight prefixes are answered from a list (the internal
+ * networks); the ninth moves them to the index. Both against the reference,
+ * re-adds included. */
+static void test_small_tables(void)
+{
+	enum { NBASES = 6 };
+	ew_addr bases[NBASES];
+	for (int i = 0; i < NBASES; i++) {
+		for (int j = 0; j < 16; j++)
+			bases[i].b[j] = (uint8_t)rnd();
+		if (i % 2 == 0) {
+			uint8_t v4[4] = {10, (uint8_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd()};
+			addr_from_v4(&bases[i], v4);
+		}
+	}
+	unsigned mismatches = 0, found = 0, lookups = 0;
+	for (int round = 0; round < 400; round++) {
+		struct ref_prefix ps[12];
+		struct prefix_table *t = prefix_table_new();
+		size_t n = 1 + rnd() % 11;
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0 && rnd() % 4 == 0) {
+				ps[i] = ps[rnd() % i];
+				ps[i].value = (uint32_t)rnd();
+			} else {
+				random_prefix(&ps[i], bases, NBASES);
+			}
+			CHECK(prefix_table_add(t, &ps[i].a, ps[i].plen, ps[i].value) == 0);
+			for (int k = 0; k < 50; k++) {
+				ew_addr a;
+				random_addr(&a, ps, i + 1, bases, NBASES);
+				uint32_t want = 0, got = 0;
+				bool wf = ref_lookup(ps, i + 1, &a, &want);
+				bool gf = prefix_table_lookup(t, &a, &got);
+				found += wf;
+				lookups++;
+				if (wf != gf || (wf && want != got))
+					mismatches++;
+			}
+		}
+		prefix_table_free(t);
+	}
+	CHECK_EQ_U64(mismatches, 0);
+	CHECK(found > lookups / 4);
+}
+
+TEST_MAIN(test_basic_and_edges, test_random_against_reference, test_host_routes_v4_v6,
+	  test_small_tables)
