@@ -21,11 +21,6 @@
  *         either cover all of IPv4 or none: the best of those is one value
  *         (v4_fallback), not a walk.
  *
- * A table of at most SMALL_MAX prefixes (the internal networks, as a rule)
- * is also kept as a list of masks and answered by a scan of it: a handful
- * of compares in registers beats the index's reads of a 768 KiB bucket
- * array, and classifying every packet takes two lookups.
- *
  * Invariants: the hash holds exactly the distinct prefixes added; a bitmap
  * has a length's bit iff a prefix of that length lies under it; expanded
  * values are always those of the longest covering prefix (ties: the latest).
@@ -39,7 +34,6 @@
 #include "banned.h"
 
 #define BUCKETS 65536
-#define SMALL_MAX 8
 
 struct entry {
 	uint64_t hi, lo;        /* masked address, host order */
@@ -80,15 +74,7 @@ struct v6_node {
 	uint64_t lens_hi;       /* bit i: length 89 + i (89..128) */
 };
 
-/* A prefix of a small table: key and mask, host order. */
-struct small {
-	uint64_t hi, lo, mhi, mlo;
-	uint32_t value;
-	uint32_t plen;
-};
-
 struct prefix_table {
-	struct small small[SMALL_MAX];  /* the prefixes while count <= SMALL_MAX */
 	struct entry *slots;
 	size_t mask, count;
 	uint64_t *bloom;        /* a blocked Bloom filter of the slots' keys */
@@ -387,16 +373,9 @@ int prefix_table_add(struct prefix_table *t, const ew_addr *addr, unsigned plen,
 		e->lo = lo;
 		e->plen = (uint8_t)plen;
 		e->used = 1;
-		if (t->count < SMALL_MAX)
-			t->small[t->count] = (struct small){hi, lo, plen > 64 ? ~0ULL : keep64(~0ULL, plen),
-							    keep64(~0ULL, plen > 64 ? plen - 64 : 0), 0,
-							    plen};
 		t->count++;
 	}
 	e->value = value;
-	for (size_t i = 0; i < t->count && t->count <= SMALL_MAX; i++)
-		if (t->small[i].hi == hi && t->small[i].lo == lo && t->small[i].plen == plen)
-			t->small[i].value = value;
 
 	if (in_v4) {
 		index_v4(t, (uint32_t)lo, plen - 96, value);
@@ -445,25 +424,9 @@ static bool lookup_v4(const struct prefix_table *t, uint32_t v4, uint32_t *value
 	return false;
 }
 
-static bool lookup_small(const struct prefix_table *t, uint64_t hi, uint64_t lo, uint32_t *value)
-{
-	const struct small *best = NULL;
-	for (size_t i = 0; i < t->count; i++) {
-		const struct small *s = &t->small[i];
-		if ((hi & s->mhi) == s->hi && (lo & s->mlo) == s->lo && (!best || s->plen > best->plen))
-			best = s;
-	}
-	if (!best)
-		return false;
-	*value = best->value;
-	return true;
-}
-
 bool prefix_table_lookup(const struct prefix_table *t, const ew_addr *a, uint32_t *value)
 {
 	uint64_t hi = rd_be64(a->b), lo = rd_be64(a->b + 8);
-	if (t->count <= SMALL_MAX)
-		return lookup_small(t, hi, lo, value);
 	if (hi == 0 && (lo >> 32) == 0xffff)
 		return lookup_v4(t, (uint32_t)lo, value);
 	if (!t->v6)

@@ -311,9 +311,8 @@ static void test_host_routes_v4_v6(void)
 	prefix_table_free(t);
 }
 
-/* Tables of up to eight prefixes are answered from a list (the internal
- * networks); the ninth moves them to the index. Both against the reference,
- * re-adds included. */
+/* Small tables (the internal networks are a handful of prefixes): many of
+ * them against the reference, checked after every add, re-adds included. */
 static void test_small_tables(void)
 {
 	enum { NBASES = 6 };
