@@ -245,6 +245,12 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 			diag_add(d, file, line, "max_identities: an integer 1..10000000");
 		else
 			c->max_identities = (size_t)u;
+	} else if (strcmp(name, "max_identities_per_sensor") == 0) {
+		if (units_parse_uint(value, 10000000, &u) != 0 || u == 0)
+			diag_add(d, file, line,
+				 "max_identities_per_sensor: an integer 1..10000000");
+		else
+			c->max_identities_per_sensor = (size_t)u;
 	} else if (strcmp(name, "batch") == 0) {
 		if (units_parse_uint(value, 10000, &u) != 0 || u == 0)
 			diag_add(d, file, line, "batch: an integer 1..10000");
@@ -816,6 +822,7 @@ static struct collector_config *load(const char *name, const char *path, const c
 	c->seccomp = true;
 	c->sensor_blind_rate = 0.01;
 	c->max_identities = 50000;
+	c->max_identities_per_sensor = 10000;
 	c->batch = 100;
 	c->max_report_bytes = 16u << 20;
 	c->detect_enabled = true;

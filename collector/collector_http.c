@@ -404,7 +404,7 @@ static json_t *p_sensors(void *ctx)
 	for (size_t i = 0; e && i < engine_sensor_count(e); i++) {
 		const struct engine_sensor *s = engine_sensor_at(e, i);
 		json_array_append_new(
-			arr, json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+			arr, json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 				       "sensor", s->name, "last_seq", (json_int_t)s->last_seq,
 				       "last_report", s->last_end, "reports", (json_int_t)s->reports,
 				       "duplicates", (json_int_t)s->duplicates, "lost_reports",
@@ -413,7 +413,9 @@ static json_t *p_sensors(void *ctx)
 				       (json_int_t)s->stats.packets_undecoded, "drops_kernel",
 				       (json_int_t)s->stats.drops_kernel, "drops_iface",
 				       (json_int_t)s->stats.drops_iface, "spool_dropped",
-				       (json_int_t)s->stats.spool_dropped, "stale",
+				       (json_int_t)s->stats.spool_dropped, "identities",
+				       (json_int_t)s->identities, "identities_folded",
+				       (json_int_t)s->identities_folded, "stale",
 				       engine_now(e) - s->last_end > SENSOR_STALE_S));
 	}
 	return json_pack("{s:o}", "sensors", arr);
@@ -517,6 +519,16 @@ static double s_lost(const struct engine *e, const struct engine_sensor *s)
 	(void)e;
 	return (double)s->lost_reports;
 }
+static double s_identities(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->identities;
+}
+static double s_folded(const struct engine *e, const struct engine_sensor *s)
+{
+	(void)e;
+	return (double)s->identities_folded;
+}
 static double s_last_report(const struct engine *e, const struct engine_sensor *s)
 {
 	(void)e;
@@ -540,6 +552,10 @@ static const struct sensor_series sensor_series[] = {
 	{"egresswatch_sensor_reports_total", "counter", "Reports of the sensor applied.", s_reports},
 	{"egresswatch_sensor_reports_lost_total", "counter",
 	 "Reports missing from the sensor's sequence.", s_lost},
+	{"egresswatch_sensor_identities", "gauge",
+	 "Identities the sensor created (its share of max_identities_per_sensor).", s_identities},
+	{"egresswatch_sensor_identities_folded_total", "counter",
+	 "Records of new identities folded into ~overflow: the sensor was at its cap.", s_folded},
 	{"egresswatch_sensor_last_report_seconds", "gauge",
 	 "Capture-clock end of the sensor's last report.", s_last_report},
 	{"egresswatch_sensor_lag_seconds", "gauge",
@@ -578,6 +594,9 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 		{"egresswatch_alerts_total", "Alerts raised (kept with the state).", c->alerts},
 		{"egresswatch_sensors_rejected_total", "Reports from sensors past the sensor table.",
 		 c->sensors_rejected},
+		{"egresswatch_sensor_cap_records_total",
+		 "Identity records folded into ~overflow by max_identities_per_sensor.",
+		 c->sensor_cap_records},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		counter_line(out, counters[i].name, counters[i].help, counters[i].v);

@@ -4,8 +4,10 @@
  * Invariants: an identity's totals are the exact sums of every applied
  * report's figures for it (the rings only shape the windows); a sensor's
  * last_seq only rises; every table has a cap and a counter for what did not
- * fit. The identity table is an open-addressing index over a pointer array,
- * keyed with a per-process random seed because report senders pick names.
+ * fit; a sensor's identity count is the number of identities whose creator
+ * (sensors[0]) it is, the overflow identity aside. The identity table is an
+ * open-addressing index over a pointer array, keyed with a per-process
+ * random seed because report senders pick names.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -304,9 +306,41 @@ static void ident_init(struct engine_ident *id, const char *name)
 	id->gi = id->ii = -1;
 }
 
-/* Finds or creates name; NULL only on OOM. With fold, a new name past the
- * cap becomes the overflow identity. */
-static struct engine_ident *ident_get(struct engine *e, const char *name, bool fold, size_t *pidx)
+static struct engine_sensor *sensor_find(struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->nsensors; i++)
+		if (strcmp(e->sensors[i].name, name) == 0)
+			return &e->sensors[i];
+	return NULL;
+}
+
+/* Whether id counts against the sensor that created it (its sensors[0]):
+ * the overflow identity belongs to no one. */
+static bool has_creator(const struct engine_ident *id)
+{
+	return id->sensors[0][0] && strcmp(id->name, OVERFLOW_IDENTITY) != 0;
+}
+
+/* Counts id for (add) or off (!add) its creator, if that sensor is known. */
+static void charge_creator(struct engine *e, const struct engine_ident *id, bool add)
+{
+	struct engine_sensor *s = has_creator(id) ? sensor_find(e, id->sensors[0]) : NULL;
+	if (s && add)
+		s->identities++;
+	else if (s && s->identities)
+		s->identities--;
+}
+
+/*
+ * Finds or creates name; NULL only on OOM. by is the sensor whose report
+ * names it: a new name it creates is charged to it and becomes the
+ * overflow identity past either cap (its own max_identities_per_sensor
+ * first, so a flooding sensor is the one the counters name, then the
+ * global max_identities). by NULL (loading, the overflow identity itself)
+ * creates past every cap.
+ */
+static struct engine_ident *ident_get(struct engine *e, const char *name,
+				      struct engine_sensor *by, size_t *pidx)
 {
 	bool f;
 	size_t len = strlen(name);
@@ -315,10 +349,20 @@ static struct engine_ident *ident_get(struct engine *e, const char *name, bool f
 		*pidx = e->index[s] - 1;
 		return e->ids[*pidx];
 	}
-	size_t maxn = e->cfg ? e->cfg->max_identities : 50000;
-	if (fold && e->nids >= maxn && strcmp(name, OVERFLOW_IDENTITY) != 0) {
-		e->c.overflow_records++;
-		return ident_get(e, OVERFLOW_IDENTITY, false, pidx);
+	if (by && strcmp(name, OVERFLOW_IDENTITY) != 0) {
+		size_t maxn = e->cfg ? e->cfg->max_identities : 50000;
+		size_t maxs = e->cfg ? e->cfg->max_identities_per_sensor : 10000;
+		bool sensor_full = by->identities >= maxs;
+		if (sensor_full || e->nids >= maxn) {
+			/* Every fold counts in overflow_records; the sensor's
+			 * own cap also names the sensor. */
+			e->c.overflow_records++;
+			if (sensor_full) {
+				e->c.sensor_cap_records++;
+				by->identities_folded++;
+			}
+			return ident_get(e, OVERFLOW_IDENTITY, NULL, pidx);
+		}
 	}
 	if ((e->nids + 1) * 2 > e->index_cap) {
 		if (grow_index(e) != 0)
@@ -337,6 +381,11 @@ static struct engine_ident *ident_get(struct engine *e, const char *name, bool f
 	if (!id)
 		return NULL;
 	ident_init(id, name);
+	if (by && strcmp(name, OVERFLOW_IDENTITY) != 0) {
+		/* sensors[0] is never replaced: it stays the creator */
+		snprintf(id->sensors[0], sizeof(id->sensors[0]), "%s", by->name);
+		by->identities++;
+	}
 	e->ids[e->nids] = id;
 	e->index[s] = (uint32_t)(e->nids + 1);
 	*pidx = e->nids++;
@@ -379,9 +428,9 @@ void engine_clear_dirty(struct engine *e)
 static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool *created)
 {
 	*created = false;
-	for (size_t i = 0; i < e->nsensors; i++)
-		if (strcmp(e->sensors[i].name, name) == 0)
-			return &e->sensors[i];
+	struct engine_sensor *found = sensor_find(e, name);
+	if (found)
+		return found;
 	if (e->nsensors >= ENGINE_SENSORS_MAX)
 		return NULL;
 	if (e->nsensors == e->capsensors) {
@@ -395,6 +444,11 @@ static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool
 	struct engine_sensor *s = &e->sensors[e->nsensors++];
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	/* Its identity count is derived, not stored: identities loaded before
+	 * it (or whose sensor blob was lost) are counted now. Once per sensor. */
+	for (size_t i = 0; i < e->nids; i++)
+		if (has_creator(e->ids[i]) && strcmp(e->ids[i]->sensors[0], s->name) == 0)
+			s->identities++;
 	*created = true;
 	return s;
 }
@@ -941,7 +995,7 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 	for (size_t i = 0; i < r->nids; i++) {
 		const struct report_identity *ri = &r->ids[i];
 		size_t idx;
-		struct engine_ident *id = ident_get(e, ri->name, true, &idx);
+		struct engine_ident *id = ident_get(e, ri->name, s, &idx);
 		if (!id)
 			continue;
 		refresh_cache(e, id);
@@ -1127,7 +1181,8 @@ static void get_bytes(struct rbuf *r, void *out, size_t n)
 }
 
 #define MAGIC_IDENT 0x31444945574531ULL   /* version 1 blobs */
-#define MAGIC_SENSOR 0x31534e45574531ULL
+#define MAGIC_SENSOR_V1 0x31534e45574531ULL /* before identities_folded */
+#define MAGIC_SENSOR 0x32534e45574531ULL
 #define MAGIC_META 0x314d5445574531ULL
 
 static void put_ring(struct wbuf *w, const struct engine_bucket *ring, size_t n)
@@ -1263,12 +1318,16 @@ int engine_load_ident(struct engine *e, const unsigned char *p, size_t len)
 		return -1;
 	}
 	size_t idx;
-	struct engine_ident *id = ident_get(e, name, false, &idx);
+	struct engine_ident *id = ident_get(e, name, NULL, &idx);
 	if (!id) {
 		free(tmp);
 		return -1;
 	}
+	/* The sensors' identity counts follow the creators (sensors[0]), so
+	 * state from before the per-sensor cap counts right as it loads. */
+	charge_creator(e, id, false);
 	*id = *tmp;
+	charge_creator(e, id, true);
 	free(tmp);
 	return 0;
 }
@@ -1290,6 +1349,7 @@ unsigned char *engine_sensor_blob(const struct engine_sensor *s, size_t *len)
 	put_u64(&w, s->stats.drops_kernel);
 	put_u64(&w, s->stats.drops_iface);
 	put_u64(&w, s->stats.spool_dropped);
+	put_u64(&w, s->identities_folded);
 	return finish(&w, len);
 }
 
@@ -1298,7 +1358,8 @@ int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len)
 	struct rbuf r = {p, len, 0, false};
 	struct engine_sensor t;
 	memset(&t, 0, sizeof(t));
-	if (get_u64(&r) != MAGIC_SENSOR)
+	uint64_t magic = get_u64(&r);
+	if (magic != MAGIC_SENSOR && magic != MAGIC_SENSOR_V1)
 		r.bad = true;
 	get_str(&r, t.name, sizeof(t.name));
 	t.last_seq = get_u64(&r);
@@ -1313,12 +1374,15 @@ int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len)
 	t.stats.drops_kernel = get_u64(&r);
 	t.stats.drops_iface = get_u64(&r);
 	t.stats.spool_dropped = get_u64(&r);
+	if (magic == MAGIC_SENSOR)
+		t.identities_folded = get_u64(&r);
 	if (r.bad || r.off != r.len || !t.name[0])
 		return -1;
 	bool created;
 	struct engine_sensor *s = sensor_get(e, t.name, &created);
 	if (!s)
 		return -1;
+	t.identities = s->identities;   /* derived from the identities, not the blob */
 	*s = t;
 	return 0;
 }
@@ -1357,11 +1421,13 @@ int engine_load_meta(struct engine *e, const unsigned char *p, size_t len)
 	if (get_u64(&r) != MAGIC_META)
 		r.bad = true;
 	tmp.now = get_f64(&r);
+	/* New counters go at the end of engine_counters: an older blob has
+	 * fewer, and the ones it lacks start at 0. */
 	uint64_t nc = get_u64(&r);
-	if (nc != sizeof(tmp.c) / 8)
+	if (nc > sizeof(tmp.c) / 8)
 		r.bad = true;
 	uint64_t *c = &tmp.c.applied;
-	for (size_t i = 0; i < sizeof(tmp.c) / 8 && !r.bad; i++)
+	for (size_t i = 0; i < nc && !r.bad; i++)
 		c[i] = get_u64(&r);
 	uint64_t ng = get_u64(&r), gn = get_u64(&r);
 	if (ng > ENGINE_GAPS_MAX || gn >= ENGINE_GAPS_MAX)
@@ -1415,13 +1481,14 @@ json_t *engine_dump(const struct engine *e)
 	json_object_set_new(root, "now", json_real(e->now));
 	json_object_set_new(root, "state_bytes_per_identity", json_integer((json_int_t)engine_ident_bytes()));
 	json_object_set_new(root, "counters",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 				      "applied", (json_int_t)e->c.applied,
 				      "duplicates", (json_int_t)e->c.duplicates,
 				      "gaps", (json_int_t)e->c.gaps,
 				      "lost_reports", (json_int_t)e->c.lost_reports,
 				      "dead", (json_int_t)e->c.dead,
 				      "overflow_records", (json_int_t)e->c.overflow_records,
+				      "sensor_cap_records", (json_int_t)e->c.sensor_cap_records,
 				      "late_minute", (json_int_t)e->c.late_minute,
 				      "late_hour", (json_int_t)e->c.late_hour,
 				      "alerts", (json_int_t)e->c.alerts,
@@ -1441,13 +1508,16 @@ json_t *engine_dump(const struct engine *e)
 	json_t *ss = json_array();
 	for (size_t i = 0; i < e->nsensors; i++) {
 		const struct engine_sensor *s = &e->sensors[i];
-		json_array_append_new(ss, json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		json_array_append_new(ss, json_pack(
+			"{s:s,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			"sensor", s->name, "last_seq", (json_int_t)s->last_seq, "last_report", s->last_end,
 			"reports", (json_int_t)s->reports, "duplicates", (json_int_t)s->duplicates,
 			"gaps", (json_int_t)s->gaps, "lost_reports", (json_int_t)s->lost_reports,
 			"packets_seen", (json_int_t)s->stats.packets_seen,
 			"packets_undecoded", (json_int_t)s->stats.packets_undecoded,
-			"drops_kernel", (json_int_t)s->stats.drops_kernel));
+			"drops_kernel", (json_int_t)s->stats.drops_kernel,
+			"identities", (json_int_t)s->identities,
+			"identities_folded", (json_int_t)s->identities_folded));
 	}
 	json_object_set_new(root, "sensors", ss);
 	const struct engine_ident **v = malloc((e->nids ? e->nids : 1) * sizeof(*v));

@@ -5,8 +5,8 @@
  * problem is reported as FILE:LINE: message, and unknown keys are errors):
  *
  *   [collector]        redis, redis_credentials, prefix, group, consumer,
- *                      alerts_file, http, max_identities, batch,
- *                      max_report_bytes
+ *                      alerts_file, http, max_identities,
+ *                      max_identities_per_sensor, batch, max_report_bytes
  *   [rule NAME]        window, max_bytes, baseline_multiple, min_bytes,
  *                      severity, enabled
  *   [group NAME]       members (names or glob patterns, comma separated) and
@@ -110,6 +110,9 @@ struct collector_config {
 	bool seccomp;                   /* load the system call allowlist */
 	double sensor_blind_rate;       /* packets lost per report that raise sensor-blind; 0 off */
 	size_t max_identities;
+	/* New identities one sensor may create; above max_identities it is
+	 * the global cap that binds first. */
+	size_t max_identities_per_sensor;
 	size_t batch;
 	size_t max_report_bytes;
 	struct rule_def rules[CCONF_RULES_MAX];

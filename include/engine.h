@@ -12,8 +12,11 @@
  * report end seen.
  *
  * Everything is bounded: identities past max_identities are folded into
- * OVERFLOW_IDENTITY, sensors past ENGINE_SENSORS_MAX are rejected, gaps and
- * dead-letter reasons keep the most recent/first few and count the rest.
+ * OVERFLOW_IDENTITY, and so are the new identities of a sensor that already
+ * created max_identities_per_sensor (so one compromised or spoofing sensor
+ * cannot crowd the others out of the table); sensors past ENGINE_SENSORS_MAX
+ * are rejected, gaps and dead-letter reasons keep the most recent/first few
+ * and count the rest.
  *
  * Persistence is by blob: every identity, every sensor and one meta record
  * serialise to a versioned little-endian byte string the caller stores (the
@@ -80,6 +83,9 @@ struct engine_ident {
 	unsigned ndests;
 	struct engine_allow_use allow[CCONF_ALLOWS_MAX];
 	struct rules_episode ep[CCONF_RULES_MAX];
+	/* The sensors that reported it; sensors[0] is never replaced: it is
+	 * the sensor whose report created it, charged for it under
+	 * max_identities_per_sensor ("" when loaded without one). */
 	char sensors[ENGINE_ID_SENSORS][SENSOR_NAME_MAX + 1];
 	/* not persisted: config match cache, dirty flag */
 	uint64_t cfg_gen;
@@ -94,6 +100,10 @@ struct engine_sensor {
 	double last_end, last_drop;
 	uint64_t reports, duplicates, gaps, lost_reports;
 	struct report_stats stats;      /* sums over applied reports */
+	uint64_t identities_folded;     /* records of new names folded: it was at its cap */
+	/* Identities it created (those with it as sensors[0]). Not in the
+	 * blob: counted again as identities and sensors load. */
+	uint64_t identities;
 	bool dirty;
 };
 
@@ -103,9 +113,12 @@ struct engine_gap {
 	double from, to;                /* capture time not covered */
 };
 
+/* overflow_records counts every record folded into OVERFLOW_IDENTITY;
+ * sensor_cap_records those of them folded by max_identities_per_sensor.
+ * The meta blob stores these in order: new counters go at the end. */
 struct engine_counters {
 	uint64_t applied, duplicates, gaps, lost_reports, dead, overflow_records,
-		 late_minute, late_hour, alerts, sensors_rejected;
+		 late_minute, late_hour, alerts, sensors_rejected, sensor_cap_records;
 };
 
 struct engine_reason {

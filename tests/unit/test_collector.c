@@ -738,7 +738,241 @@ static void test_sensor_blind(void)
 	collector_config_free(c);
 }
 
+/* A per-sensor identity cap of 3 under a global one of 10. */
+static const char *cap_conf =
+	"[collector]\nmax_identities = 10\nmax_identities_per_sensor = 3\n"
+	"[detect]\nenabled = off\n"
+	"[rule r]\nwindow = 1h\nmax_bytes = 1TB\n";
+
+static uint64_t sum_out_bytes(const struct engine *e)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < engine_ident_count(e); i++)
+		sum += engine_ident_at(e, i)->t.out_bytes;
+	return sum;
+}
+
+static const struct engine_sensor *sensor_named(const struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < engine_sensor_count(e); i++)
+		if (strcmp(engine_sensor_at(e, i)->name, name) == 0)
+			return engine_sensor_at(e, i);
+	return NULL;
+}
+
+/* A sensor's field, or UINT64_MAX when it is unknown. */
+#define SENSOR_FIELD(e, name, field) \
+	(sensor_named(e, name) ? sensor_named(e, name)->field : UINT64_MAX)
+
+/* ~overflow's out_bytes, or UINT64_MAX when it does not exist. */
+static uint64_t overflow_bytes(const struct engine *e)
+{
+	const struct engine_ident *ov = engine_ident_find(e, OVERFLOW_IDENTITY);
+	return ov ? ov->t.out_bytes : UINT64_MAX;
+}
+
+/* Applies a one-identity report; the caller's seq counter rises by one. */
+static void send1(struct engine *e, const char *sensor, uint64_t *seq, const char *name,
+		  uint64_t bytes)
+{
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	uint64_t n = ++*seq;
+	mk(&r, &id, &dst, sensor, n, T0 + (double)n * 60, T0 + (double)n * 60 + 60, name, bytes,
+	   NULL, 0);
+	CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	engine_alerts_clear(&al);
+}
+
+/* max_identities_per_sensor: a sensor past its cap folds its new names
+ * into ~overflow (totals exact, counted for it), while another sensor
+ * still creates its own; the key is checked like the others. */
+static void test_sensor_identity_cap(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of("[collector]\nmax_identities_per_sensor = 0\n"
+					    "[rule r]\nwindow = 1h\nmax_bytes = 1TB\n", &d);
+	CHECK(c == NULL &&
+	      has_msg(&d, "t.conf:2: max_identities_per_sensor: an integer 1..10000000"));
+	c = cfg_of("[rule r]\nwindow = 1h\nmax_bytes = 1TB\n", &d);
+	CHECK(c && c->max_identities_per_sensor == 10000);
+	collector_config_free(c);
+	c = cfg_of(cap_conf, &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct engine *e = engine_new(c);
+	uint64_t sa = 0, sb = 0, sent = 0;
+	const char *names[] = {"a1", "a2", "a3", "a4", "a5"};
+	for (int i = 0; i < 5; i++) {
+		send1(e, "gw-a", &sa, names[i], 100 + (uint64_t)i);
+		sent += 100 + (uint64_t)i;
+	}
+	send1(e, "gw-a", &sa, "a1", 7);         /* its own, already there: no fold */
+	sent += 7;
+	CHECK(engine_ident_find(e, "a3") != NULL);
+	CHECK(engine_ident_find(e, "a4") == NULL && engine_ident_find(e, "a5") == NULL);
+	CHECK_EQ_U64(overflow_bytes(e), 103 + 104);
+	CHECK(engine_ident_find(e, "a1") && engine_ident_find(e, "a1")->t.out_bytes == 107);
+	CHECK_EQ_U64(sum_out_bytes(e), sent);
+	CHECK_EQ_U64(engine_counters(e)->sensor_cap_records, 2);
+	CHECK_EQ_U64(engine_counters(e)->overflow_records, 2);
+	const struct engine_sensor *a = sensor_named(e, "gw-a");
+	CHECK(a && a->identities == 3 && a->identities_folded == 2);
+	/* the other sensor is not crowded out */
+	send1(e, "gw-b", &sb, "b1", 1000);
+	send1(e, "gw-b", &sb, "b2", 2000);
+	sent += 3000;
+	CHECK(engine_ident_find(e, "b1") != NULL && engine_ident_find(e, "b2") != NULL);
+	CHECK_EQ_U64(sum_out_bytes(e), sent);
+	const struct engine_sensor *b = sensor_named(e, "gw-b");
+	CHECK(b && b->identities == 2 && b->identities_folded == 0);
+	CHECK_EQ_U64(engine_counters(e)->sensor_cap_records, 2);
+	/* the counters are in the state dump */
+	json_t *dump = engine_dump(e);
+	CHECK(json_integer_value(json_object_get(json_object_get(dump, "counters"),
+						 "sensor_cap_records")) == 2);
+	json_t *ds = json_array_get(json_object_get(dump, "sensors"), 0);
+	CHECK(json_integer_value(json_object_get(ds, "identities")) == 3 &&
+	      json_integer_value(json_object_get(ds, "identities_folded")) == 2);
+	json_decref(dump);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+/* The cap limits creating, never updating: an identity another sensor
+ * created keeps being updated by a sensor past its own cap. */
+static void test_sensor_cap_existing_identity(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(cap_conf, &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct engine *e = engine_new(c);
+	uint64_t sa = 0, sb = 0;
+	send1(e, "gw-a", &sa, "shared", 10);
+	send1(e, "gw-b", &sb, "b1", 1);
+	send1(e, "gw-b", &sb, "b2", 1);
+	send1(e, "gw-b", &sb, "b3", 1);
+	send1(e, "gw-b", &sb, "b4", 5);         /* past its cap: folds */
+	send1(e, "gw-b", &sb, "shared", 20);    /* exists: updated */
+	const struct engine_ident *sh = engine_ident_find(e, "shared");
+	CHECK(sh != NULL);
+	if (sh) {
+		CHECK_EQ_U64(sh->t.out_bytes, 30);
+		CHECK_EQ_U64(sh->t.reports, 2);
+		CHECK_STREQ(sh->sensors[0], "gw-a");    /* still charged to its creator */
+	}
+	CHECK(engine_ident_find(e, "b4") == NULL);
+	CHECK_EQ_U64(overflow_bytes(e), 5);
+	CHECK_EQ_U64(engine_counters(e)->sensor_cap_records, 1);
+	CHECK_EQ_U64(SENSOR_FIELD(e, "gw-a", identities), 1);
+	CHECK_EQ_U64(SENSOR_FIELD(e, "gw-b", identities), 3);
+	CHECK_EQ_U64(SENSOR_FIELD(e, "gw-b", identities_folded), 1);
+	CHECK_EQ_U64(sum_out_bytes(e), 10 + 3 + 5 + 20);
+	engine_free(e);
+	collector_config_free(c);
+}
+
+/* Saves e as the store does: every identity, every sensor, the meta. */
+static void copy_state(struct engine *e, struct engine *f, bool sensors_first)
+{
+	size_t len;
+	unsigned char *b;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((pass == 0) == sensors_first) {
+			for (size_t i = 0; i < engine_sensor_count(e); i++) {
+				b = engine_sensor_blob(engine_sensor_at(e, i), &len);
+				CHECK(b && engine_load_sensor(f, b, len) == 0);
+				free(b);
+			}
+		} else {
+			for (size_t i = 0; i < engine_ident_count(e); i++) {
+				b = engine_ident_blob(engine_ident_at(e, i), &len);
+				CHECK(b && engine_load_ident(f, b, len) == 0);
+				free(b);
+			}
+		}
+	}
+	b = engine_meta_blob(e, &len);
+	CHECK(b && engine_load_meta(f, b, len) == 0);
+	free(b);
+}
+
+/* The per-sensor count survives a save and load (in either order, and an
+ * identity loaded twice counts once): a sensor at its cap before still
+ * folds after. Blobs from before the cap still load. */
+static void test_sensor_cap_blobs(void)
+{
+	struct diag d;
+	struct collector_config *c = cfg_of(cap_conf, &d);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct engine *e = engine_new(c);
+	uint64_t sa = 0, sb = 0;
+	send1(e, "gw-a", &sa, "a1", 1);
+	send1(e, "gw-a", &sa, "a2", 1);
+	send1(e, "gw-b", &sb, "b1", 1);
+	send1(e, "gw-a", &sa, "a3", 1);
+	send1(e, "gw-a", &sa, "a4", 1);         /* folds */
+	for (int order = 0; order < 2; order++) {
+		struct engine *f = engine_new(c);
+		copy_state(e, f, order == 0);
+		if (order == 1)
+			copy_state(e, f, false);        /* a reload changes no count */
+		CHECK_EQ_U64(SENSOR_FIELD(f, "gw-a", identities), 3);
+		CHECK_EQ_U64(SENSOR_FIELD(f, "gw-a", identities_folded), 1);
+		CHECK_EQ_U64(SENSOR_FIELD(f, "gw-b", identities), 1);
+		CHECK_EQ_U64(engine_counters(f)->sensor_cap_records, 1);
+		uint64_t fa = sa, fb = sb;
+		send1(f, "gw-a", &fa, "a5", 9);         /* still at its cap */
+		send1(f, "gw-b", &fb, "b2", 1);         /* still has room */
+		CHECK(engine_ident_find(f, "a5") == NULL && engine_ident_find(f, "b2") != NULL);
+		CHECK_EQ_U64(overflow_bytes(f), 1 + 9);
+		CHECK_EQ_U64(SENSOR_FIELD(f, "gw-a", identities_folded), 2);
+		CHECK_EQ_U64(engine_counters(f)->sensor_cap_records, 2);
+		engine_free(f);
+	}
+	/* A version 1 sensor blob (no identities_folded) and a meta blob with
+	 * one counter fewer, as written before the cap, load with 0s. */
+	struct engine *g = engine_new(c);
+	size_t len;
+	for (size_t i = 0; i < engine_ident_count(e); i++) {
+		unsigned char *b = engine_ident_blob(engine_ident_at(e, i), &len);
+		CHECK(b && engine_load_ident(g, b, len) == 0);
+		free(b);
+	}
+	unsigned char *b = engine_sensor_blob(sensor_named(e, "gw-a"), &len);
+	CHECK(b && engine_load_sensor(g, b, len - 8) == -1);    /* v2 needs the field */
+	if (b) {
+		b[6] = '1';
+		CHECK(engine_load_sensor(g, b, len - 8) == 0);
+	}
+	free(b);
+	CHECK_EQ_U64(SENSOR_FIELD(g, "gw-a", identities), 3);
+	CHECK_EQ_U64(SENSOR_FIELD(g, "gw-a", identities_folded), 0);
+	b = engine_meta_blob(e, &len);
+	if (b) {
+		size_t at = 8 + 8 + 8 + 10 * 8;         /* magic, now, count, 10 counters */
+		b[16] = 10;
+		memmove(b + at, b + at + 8, len - at - 8);
+		CHECK(engine_load_meta(g, b, len - 8) == 0);
+		CHECK_EQ_U64(engine_counters(g)->sensor_cap_records, 0);
+		CHECK_EQ_U64(engine_counters(g)->overflow_records, 1);
+	}
+	free(b);
+	engine_free(g);
+	engine_free(e);
+	collector_config_free(c);
+}
+
 TEST_MAIN(test_sensor_blind, test_engine_detector, test_detect_config, test_units, test_config_example, test_config_errors, test_overrides,
 	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
 	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
-	  test_blobs_round_trip)
+	  test_blobs_round_trip, test_sensor_identity_cap, test_sensor_cap_existing_identity,
+	  test_sensor_cap_blobs)
