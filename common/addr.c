@@ -95,15 +95,48 @@ int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen)
 	return 0;
 }
 
+/* Formatting without printf: reports and summaries format an address for
+ * every destination of every identity, and snprintf was a tenth of a
+ * reporting sensor's time. buf always has ADDR_STRLEN bytes. */
+static char *put_u8(char *o, unsigned v)
+{
+	if (v >= 100)
+		*o++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*o++ = (char)('0' + v / 10 % 10);
+	*o++ = (char)('0' + v % 10);
+	return o;
+}
+
+static char *put_v4(char *o, const uint8_t *b)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*o++ = '.';
+		o = put_u8(o, b[i]);
+	}
+	return o;
+}
+
+static char *put_hex16(char *o, unsigned v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 12;
+	while (shift > 0 && !(v >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*o++ = hex[(v >> shift) & 15];
+	return o;
+}
+
 /* RFC 5952 section 4 as glibc's inet_ntop6 implements it: lower-case hex
  * without leading zeros, the longest run (first on a tie) of two or more zero
  * groups as "::", and an embedded IPv4 address for ::a.b.c.d
  * (IPv4-compatible) addresses. */
-static void format_v6(const uint8_t *b, char *buf, size_t n)
+static char *put_v6(char *o, const uint8_t *b)
 {
 	uint16_t w[8];
 	int best_base = -1, best_len = 0, cur_base = -1, cur_len = 0;
-	size_t o = 0;
 
 	for (int i = 0; i < 8; i++)
 		w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
@@ -133,19 +166,18 @@ static void format_v6(const uint8_t *b, char *buf, size_t n)
 	for (int i = 0; i < 8; i++) {
 		if (best_base >= 0 && i >= best_base && i < best_base + best_len) {
 			if (i == best_base)
-				o += (size_t)snprintf(buf + o, n - o, ":");
+				*o++ = ':';
 			continue;
 		}
 		if (i != 0)
-			o += (size_t)snprintf(buf + o, n - o, ":");
-		if (i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
-			o += (size_t)snprintf(buf + o, n - o, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
-			return;
-		}
-		o += (size_t)snprintf(buf + o, n - o, "%x", w[i]);
+			*o++ = ':';
+		if (i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+			return put_v4(o, b + 12);
+		o = put_hex16(o, w[i]);
 	}
 	if (best_base >= 0 && best_base + best_len == 8)
-		snprintf(buf + o, n - o, ":");
+		*o++ = ':';
+	return o;
 }
 
 char *addr_format(const ew_addr *a, char *buf, size_t n)
@@ -156,9 +188,7 @@ char *addr_format(const ew_addr *a, char *buf, size_t n)
 		buf[0] = '\0';
 		return buf;
 	}
-	if (addr_is_v4(a))
-		snprintf(buf, n, "%u.%u.%u.%u", a->b[12], a->b[13], a->b[14], a->b[15]);
-	else
-		format_v6(a->b, buf, n);
+	char *end = addr_is_v4(a) ? put_v4(buf, a->b + 12) : put_v6(buf, a->b);
+	*end = '\0';
 	return buf;
 }
