@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <pcap/pcap.h>
 #include <signal.h>
@@ -524,6 +525,11 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &s.o))
 		return 2;
+	/* A report (up to max_report_bytes) is built, copied into hiredis's
+	 * buffer and freed every flush interval: keep freed memory for the
+	 * next one instead of returning it and faulting it in, zeroed, again. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	memset(&d, 0, sizeof(d));
 	if (load_config(&s, &idmap, &internal, &d)) {
 		diag_print(&d, stderr);
