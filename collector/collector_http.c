@@ -7,7 +7,9 @@
  * so what they see is consistent. Alerts live in the Redis stream PREFIX
  * "alerts": the provider pages through it newest first with XREVRANGE on a
  * connection of its own (opened on demand, short timeouts), reading at most
- * ALERTS_SCAN_MAX entries a request however selective the filter.
+ * ALERTS_SCAN_MAX entries a request however selective the filter. The
+ * sensors' heartbeat hashes (queue and spool depth) are read on the same
+ * connection, one pipelined round trip per sensors or metrics request.
  * What an identity is expected to send comes from one function,
  * expected_bytes(), so a better baseline changes every endpoint at once.
  * Ranking copies one small record per identity (bounded by max_identities)
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collector_http.h"
 #include "http_api.h"
@@ -396,28 +399,135 @@ static json_t *p_identity(void *ctx, const char *name)
 
 /* ---- sensors, config, metrics ---- */
 
+/* ---- sensor heartbeats, from Redis ---- */
+
+/*
+ * A sensor's heartbeat hash (PREFIX sensor:ID, rewritten every few seconds,
+ * see reporter.c) says what its reports cannot: how many reports wait in
+ * its memory queue and disk spool right now, while Redis or the stream is
+ * behind. The sensor writes it, so each field is parsed strictly; a missing
+ * or garbled one stays unknown (null).
+ */
+struct heartbeat {
+	bool has_spool, has_queue, has_wall;
+	uint64_t spool_depth, queue_depth;
+	double wall;
+};
+
+static bool parse_count(const char *s, uint64_t *v)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 19 || strspn(s, "0123456789") != n)
+		return false;
+	*v = strtoull(s, NULL, 10);
+	return true;
+}
+
+static bool parse_wall(const char *s, double *v)
+{
+	char *end;
+	double d = strtod(s, &end);
+	if (end == s || *end || !isfinite(d) || d <= 0)
+		return false;
+	*v = d;
+	return true;
+}
+
+static void heartbeat_fill(struct heartbeat *hb, const redisReply *r)
+{
+	for (size_t k = 0; k + 1 < r->elements; k += 2) {
+		const redisReply *f = r->element[k], *v = r->element[k + 1];
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(f->str, "spool_depth") == 0)
+			hb->has_spool = parse_count(v->str, &hb->spool_depth);
+		else if (strcmp(f->str, "queue_depth") == 0)
+			hb->has_queue = parse_count(v->str, &hb->queue_depth);
+		else if (strcmp(f->str, "wall_time") == 0)
+			hb->has_wall = parse_wall(v->str, &hb->wall);
+	}
+}
+
+/* The heartbeats of the engine's n sensors, in one pipelined round trip
+ * (n is at most ENGINE_SENSORS_MAX). A new array (caller frees), all
+ * unknown when Redis cannot be reached; NULL only when out of memory. */
+static struct heartbeat *heartbeats(struct collector_http *h, const struct engine *e, size_t n)
+{
+	struct heartbeat *hb = calloc(n ? n : 1, sizeof(*hb));
+	if (!hb || n == 0)
+		return hb;
+	/* As for alerts: a kept connection Redis has closed gets one retry. */
+	for (bool fresh = h->rc == NULL;; fresh = true) {
+		redisContext *c = alerts_conn(h);
+		if (!c)
+			return hb;
+		for (size_t i = 0; i < n; i++)
+			redisAppendCommand(c, "HGETALL %ssensor:%s", h->view->prefix,
+					   engine_sensor_at(e, i)->name);
+		size_t got = 0;
+		for (; got < n; got++) {
+			redisReply *r = NULL;
+			if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+				break;
+			if (r->type == REDIS_REPLY_ARRAY)
+				heartbeat_fill(&hb[got], r);
+			freeReplyObject(r);
+		}
+		if (got == n)
+			return hb;
+		alerts_drop(h);
+		memset(hb, 0, n * sizeof(*hb));
+		if (fresh)
+			return hb;
+	}
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static json_t *count_or_null(bool has, uint64_t v)
+{
+	return has ? json_integer((json_int_t)v) : json_null();
+}
+
 static json_t *p_sensors(void *ctx)
 {
 	struct collector_http *h = ctx;
 	const struct engine *e = engine_of(h);
+	size_t n = e ? engine_sensor_count(e) : 0;
+	struct heartbeat *hb = heartbeats(h, e, n);
+	if (!hb)
+		return NULL;
+	double now = wall_now();
 	json_t *arr = json_array();
-	for (size_t i = 0; e && i < engine_sensor_count(e); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct engine_sensor *s = engine_sensor_at(e, i);
-		json_array_append_new(
-			arr, json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
-				       "sensor", s->name, "last_seq", (json_int_t)s->last_seq,
-				       "last_report", s->last_end, "reports", (json_int_t)s->reports,
-				       "duplicates", (json_int_t)s->duplicates, "lost_reports",
-				       (json_int_t)s->lost_reports, "packets_seen",
-				       (json_int_t)s->stats.packets_seen, "packets_undecoded",
-				       (json_int_t)s->stats.packets_undecoded, "drops_kernel",
-				       (json_int_t)s->stats.drops_kernel, "drops_iface",
-				       (json_int_t)s->stats.drops_iface, "spool_dropped",
-				       (json_int_t)s->stats.spool_dropped, "identities",
-				       (json_int_t)s->identities, "identities_folded",
-				       (json_int_t)s->identities_folded, "stale",
-				       engine_now(e) - s->last_end > SENSOR_STALE_S));
+		json_t *o = json_pack("{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+				      "sensor", s->name, "last_seq", (json_int_t)s->last_seq,
+				      "last_report", s->last_end, "reports", (json_int_t)s->reports,
+				      "duplicates", (json_int_t)s->duplicates, "lost_reports",
+				      (json_int_t)s->lost_reports, "packets_seen",
+				      (json_int_t)s->stats.packets_seen, "packets_undecoded",
+				      (json_int_t)s->stats.packets_undecoded, "drops_kernel",
+				      (json_int_t)s->stats.drops_kernel, "drops_iface",
+				      (json_int_t)s->stats.drops_iface, "spool_dropped",
+				      (json_int_t)s->stats.spool_dropped, "identities",
+				      (json_int_t)s->identities, "identities_folded",
+				      (json_int_t)s->identities_folded, "stale",
+				      engine_now(e) - s->last_end > SENSOR_STALE_S);
+		if (!o)
+			continue;
+		json_object_set_new(o, "spool_depth", count_or_null(hb[i].has_spool, hb[i].spool_depth));
+		json_object_set_new(o, "queue_depth", count_or_null(hb[i].has_queue, hb[i].queue_depth));
+		json_object_set_new(o, "heartbeat_age_s",
+				    hb[i].has_wall ? json_real(fmax(0, now - hb[i].wall)) : json_null());
+		json_array_append_new(arr, o);
 	}
+	free(hb);
 	return json_pack("{s:o}", "sensors", arr);
 }
 
@@ -618,6 +728,27 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 			evbuffer_add_printf(out, "%s{sensor=\"%s\"} %.0f\n", ss->name, s->name,
 					    ss->field(e, s));
 		}
+	}
+	/* From the heartbeats: sensors without one (or Redis away) have no line. */
+	size_t ns = engine_sensor_count(e);
+	struct heartbeat *hb = heartbeats(h, e, ns);
+	if (hb) {
+		double now = wall_now();
+		metric(out, "egresswatch_sensor_spool_depth", "gauge",
+		       "Reports waiting in the sensor's disk spool, from its heartbeat.");
+		for (size_t i = 0; i < ns; i++)
+			if (hb[i].has_spool)
+				evbuffer_add_printf(out, "egresswatch_sensor_spool_depth{sensor=\"%s\"} %llu\n",
+						    engine_sensor_at(e, i)->name,
+						    (unsigned long long)hb[i].spool_depth);
+		metric(out, "egresswatch_sensor_heartbeat_age_seconds", "gauge",
+		       "Wall-clock seconds since the sensor's last heartbeat.");
+		for (size_t i = 0; i < ns; i++)
+			if (hb[i].has_wall)
+				evbuffer_add_printf(out,
+						    "egresswatch_sensor_heartbeat_age_seconds{sensor=\"%s\"} %.1f\n",
+						    engine_sensor_at(e, i)->name, fmax(0, now - hb[i].wall));
+		free(hb);
 	}
 
 	/* Top identities by egress in the last hour: bounded cardinality. */

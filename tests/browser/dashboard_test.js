@@ -75,6 +75,9 @@ async function main() {
     assert(stale.includes("stale"), "gw-ap-1 class: " + stale);
     const okc = await page.getAttribute('#sensors tr[data-sensor="gw-eu-1"]', "class");
     assert(okc.trim() === "", "gw-eu-1 class: " + okc);
+    // The last column: reports waiting in the sensor's spool (its heartbeat).
+    const spooled = await page.$$eval('#sensors tr td:last-child', tds => tds.map(t => t.textContent + (t.classList.contains("bad") ? "!" : "")));
+    assert(spooled.join(" ") === "0 – 3!", "spooled cells: " + spooled.join(" "));
   });
 
   const liveId = "live-" + process.pid + "-" + Date.now();

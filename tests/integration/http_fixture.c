@@ -239,18 +239,19 @@ static json_t *fx_sensors(void *ctx)
 	struct fixture *f = ctx;
 	f->calls++;
 	return json_pack(
-		"{s:[{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b},"
-		"{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b},"
-		"{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b}]}",
+		"{s:[{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b, s:i},"
+		"{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b, s:n},"
+		"{s:s, s:i, s:f, s:i, s:I, s:i, s:i, s:i, s:i, s:b, s:i}]}",
 		"sensors", "sensor", "gw-eu-1", "last_seq", 8640, "last_report", NOW - 4.0,
 		"reports", 8640, "packets_seen", (json_int_t)981234567, "packets_undecoded", 12,
-		"drops_kernel", 0, "drops_iface", 0, "spool_dropped", 0, "stale", 0, "sensor",
-		"gw-us-1", "last_seq", 8637, "last_report", NOW - 9.0, "reports", 8637,
+		"drops_kernel", 0, "drops_iface", 0, "spool_dropped", 0, "stale", 0, "spool_depth", 0,
+		"sensor", "gw-us-1", "last_seq", 8637, "last_report", NOW - 9.0, "reports", 8637,
 		"packets_seen", (json_int_t)455001234, "packets_undecoded", 3, "drops_kernel", 15230,
-		"drops_iface", 2, "spool_dropped", 0, "stale", 0, "sensor", "gw-ap-1", "last_seq",
+		"drops_iface", 2, "spool_dropped", 0, "stale", 0, "spool_depth", "sensor", "gw-ap-1",
+		"last_seq",
 		7710, "last_report", NOW - 5400.0, "reports", 7710, "packets_seen",
 		(json_int_t)120004000, "packets_undecoded", 0, "drops_kernel", 0, "drops_iface", 0,
-		"spool_dropped", 40, "stale", 1);
+		"spool_dropped", 40, "stale", 1, "spool_depth", 3);
 }
 
 static json_t *fx_config(void *ctx)

@@ -103,6 +103,22 @@ code "${AUTH[@]}" "$A/api/v1/identities?window=24h&limit=1&offset=1" >/dev/null
 [ "$(code "${AUTH[@]}" "$A/api/v1/sensors")" = 200 ] &&
 	[ "$(jq -r '.sensors[0] | "\(.sensor) \(.last_seq) \(.reports) \(.packets_seen) \(.drops_kernel)"' "$TMP/body")" = "gw-t 4 4 44 12" ] &&
 	pass "sensors: gw-t seq 4, 44 packets, 12 kernel drops" || fail "sensors: $(cat "$TMP/body")"
+[ "$(jq -r '.sensors[0] | "\(.spool_depth) \(.queue_depth) \(.heartbeat_age_s)"' "$TMP/body")" = "null null null" ] &&
+	pass "sensors: no heartbeat yet, spool and queue depth unknown" || fail "no heartbeat: $(cat "$TMP/body")"
+# The sensor's heartbeat hash (as reporter.c writes it) adds its queue and
+# spool depth; the sensor writes it, so a garbled field reads as unknown.
+rcli HSET egress:sensor:gw-t spool_depth 7 queue_depth 2 wall_time "$(date +%s.%N)" >/dev/null
+[ "$(code "${AUTH[@]}" "$A/api/v1/sensors")" = 200 ] &&
+	[ "$(jq -r '.sensors[0] | "\(.spool_depth) \(.queue_depth)"' "$TMP/body")" = "7 2" ] &&
+	jq -e '.sensors[0].heartbeat_age_s >= 0 and .sensors[0].heartbeat_age_s < 60' "$TMP/body" >/dev/null &&
+	pass "sensors: spool depth 7 and queue depth 2 from the heartbeat" || fail "heartbeat: $(cat "$TMP/body")"
+curl -s "$A/metrics" | grep -qx 'egresswatch_sensor_spool_depth{sensor="gw-t"} 7' &&
+	pass "metrics: the sensor's spool depth" || fail "metrics spool: $(curl -s "$A/metrics" | grep spool_depth)"
+rcli HSET egress:sensor:gw-t spool_depth 7x queue_depth -2 wall_time soon >/dev/null
+[ "$(code "${AUTH[@]}" "$A/api/v1/sensors")" = 200 ] &&
+	[ "$(jq -r '.sensors[0] | "\(.spool_depth) \(.queue_depth) \(.heartbeat_age_s) \(.last_seq)"' "$TMP/body")" = "null null null 4" ] &&
+	pass "sensors: a garbled heartbeat reads as unknown, the rest stands" || fail "garbled: $(cat "$TMP/body")"
+rcli DEL egress:sensor:gw-t >/dev/null
 [ "$(code "${AUTH[@]}" "$A/api/v1/config")" = 200 ] && [ "$(jq -r '.rules[0].name' "$TMP/body")" = cap-1h ] &&
 	[ -n "$(jq -r .version "$TMP/body")" ] && pass "config: version and rules" || fail "config: $(cat "$TMP/body")"
 
