@@ -21,6 +21,12 @@
  *         either cover all of IPv4 or none: the best of those is one value
  *         (v4_fallback), not a walk.
  *
+ * Membership alone (prefix_table_contains: is this address internal?, two
+ * per packet) needs no value, so it is answered from four 8 KiB bitmaps
+ * over the /16 buckets that stay in cache: "a prefix of /16 or shorter
+ * covers all of it" and "a longer prefix lies under it"; only the second
+ * case takes a lookup.
+ *
  * Invariants: the hash holds exactly the distinct prefixes added; a bitmap
  * has a length's bit iff a prefix of that length lies under it; expanded
  * values are always those of the longest covering prefix (ties: the latest).
@@ -88,7 +94,19 @@ struct prefix_table {
 	uint32_t nmids, mids_cap;
 	uint32_t v4_fallback;
 	uint8_t v4_fallback_len; /* plen + 1 of the best /0../96 covering IPv4 */
+	uint64_t v4_full[BUCKETS / 64], v4_part[BUCKETS / 64];
+	uint64_t v6_full[BUCKETS / 64], v6_part[BUCKETS / 64];
 };
+
+static inline void bit_set(uint64_t *m, uint32_t b)
+{
+	m[b >> 6] |= 1ULL << (b & 63);
+}
+
+static inline bool bit_get(const uint64_t *m, uint32_t b)
+{
+	return m[b >> 6] >> (b & 63) & 1;
+}
 
 static inline uint64_t rd_be64(const uint8_t *p)
 {
@@ -232,11 +250,13 @@ static void index_v4(struct prefix_table *t, uint32_t v4, unsigned len, uint32_t
 {
 	if (len > 16) {
 		t->v4[v4 >> 16].long_lens |= (uint16_t)(1u << (len - 17));
+		bit_set(t->v4_part, v4 >> 16);
 		return;
 	}
 	uint32_t first = len == 0 ? 0 : (v4 >> 16) & ~((1u << (16 - len)) - 1);
 	uint32_t n = 1u << (16 - len);
 	for (uint32_t b = first; b < first + n; b++) {
+		bit_set(t->v4_full, b);
 		if (t->v4[b].short_len <= len + 1) {
 			t->v4[b].short_len = (uint8_t)(len + 1);
 			t->v4[b].short_value = value;
@@ -288,6 +308,8 @@ static int index_v6(struct prefix_table *t, uint64_t hi, unsigned len, uint32_t 
 {
 	uint32_t top = (uint32_t)(hi >> 48);
 	struct v6_bucket *bk = &t->v6[top];
+	if (len > 16)
+		bit_set(t->v6_part, top);       /* before any allocation fails: a false "maybe" is safe */
 	if (len > 24) {
 		uint32_t top24 = (uint32_t)(hi >> 40);
 		struct v6_node *n = (struct v6_node *)(t->nodes ? find_node(t, top24) : NULL);
@@ -335,6 +357,7 @@ static int index_v6(struct prefix_table *t, uint64_t hi, unsigned len, uint32_t 
 	uint32_t first = len == 0 ? 0 : top & ~((1u << (16 - len)) - 1);
 	uint32_t n = 1u << (16 - len);
 	for (uint32_t b = first; b < first + n; b++) {
+		bit_set(t->v6_full, b);
 		if (t->v6[b].short_len <= len + 1) {
 			t->v6[b].short_len = (uint8_t)(len + 1);
 			t->v6[b].short_value = value;
@@ -469,4 +492,20 @@ bool prefix_table_lookup(const struct prefix_table *t, const ew_addr *a, uint32_
 		return true;
 	}
 	return false;
+}
+
+bool prefix_table_contains(const struct prefix_table *t, const ew_addr *a)
+{
+	uint64_t hi = rd_be64(a->b), lo = rd_be64(a->b + 8);
+	uint32_t v;
+	if (hi == 0 && (lo >> 32) == 0xffff) {
+		uint32_t b = (uint32_t)lo >> 16;
+		if (t->v4_fallback_len || bit_get(t->v4_full, b))
+			return true;
+		return bit_get(t->v4_part, b) && lookup_v4(t, (uint32_t)lo, &v);
+	}
+	uint32_t b = (uint32_t)(hi >> 48);
+	if (bit_get(t->v6_full, b))
+		return true;
+	return bit_get(t->v6_part, b) && prefix_table_lookup(t, a, &v);
 }

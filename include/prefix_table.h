@@ -27,6 +27,10 @@ int prefix_table_add(struct prefix_table *t, const ew_addr *addr, unsigned plen,
 /* Longest match for a: true and *value set, or false when no prefix covers a. */
 bool prefix_table_lookup(const struct prefix_table *t, const ew_addr *a, uint32_t *value);
 
+/* Whether any prefix covers a: prefix_table_lookup's answer without the
+ * value, mostly from small bitmaps that stay in cache. */
+bool prefix_table_contains(const struct prefix_table *t, const ew_addr *a);
+
 /* Number of distinct prefixes held. */
 size_t prefix_table_count(const struct prefix_table *t);
 

@@ -10,8 +10,7 @@
 
 bool direction_is_internal(const struct prefix_table *internal, const ew_addr *a)
 {
-	uint32_t v;
-	return internal && prefix_table_lookup(internal, a, &v);
+	return internal && prefix_table_contains(internal, a);
 }
 
 enum ew_dir direction_classify(const struct prefix_table *internal, const struct pkt_info *p)

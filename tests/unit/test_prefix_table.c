@@ -247,6 +247,7 @@ static void test_random_against_reference(void)
 				bool wf = ref_lookup(ps, n, &a, &want);
 				bool gf = prefix_table_lookup(t, &a, &got);
 				CHECK(wf == gf);
+				CHECK(prefix_table_contains(t, &a) == wf);
 				CHECK_EQ_U64(got, wf ? want : 0);
 			}
 		}
@@ -269,7 +270,7 @@ static void test_random_against_reference(void)
 		bool wf = ref_lookup(ps, n, &a, &want);
 		bool gf = prefix_table_lookup(t, &a, &got);
 		found += wf;
-		if (wf != gf || (wf && want != got))
+		if (wf != gf || (wf && want != got) || prefix_table_contains(t, &a) != wf)
 			mismatches++;
 	}
 	CHECK_EQ_U64(mismatches, 0);
@@ -346,7 +347,7 @@ static void test_small_tables(void)
 				bool gf = prefix_table_lookup(t, &a, &got);
 				found += wf;
 				lookups++;
-				if (wf != gf || (wf && want != got))
+				if (wf != gf || (wf && want != got) || prefix_table_contains(t, &a) != wf)
 					mismatches++;
 			}
 		}
