@@ -11,7 +11,8 @@
  * sensors' heartbeat hashes (queue and spool depth) are read on the same
  * connection, one pipelined round trip per sensors or metrics request.
  * What an identity is expected to send comes from one function,
- * expected_bytes(), so a better baseline changes every endpoint at once.
+ * expected_bytes(), so every endpoint shows the same figure: the learned
+ * detector's (as its alerts state it) when it has one, else the rules'.
  * Ranking copies one small record per identity (bounded by max_identities)
  * for the request and frees it before returning.
  */
@@ -60,27 +61,49 @@ static double window_seconds(const char *w)
 	return 0;
 }
 
+/* What an identity is expected to send in a window, and whose figure it is. */
+struct expectation {
+	uint64_t bytes, spread;
+	bool has_spread;        /* only the detector knows one */
+	const char *source;     /* "detector", "rules", or NULL while neither knows */
+};
+
 /*
  * The one place the API learns what an identity is expected to send in a
- * window_s window. Today that is the rules' baseline (engine_baseline: the
- * identity's own mean before the window). The learned detector (detect.h)
- * keeps seasonal expectations with a spread but exposes no per-identity
- * accessor yet; when the engine gains one, it plugs in here and every
- * endpoint (identities, identity windows and series) follows.
+ * window_s window. The learned detector's seasonal expectation comes first,
+ * so the API and the detector's alerts agree on "expected"; the rules'
+ * baseline (engine_baseline: the identity's own mean before the window, no
+ * spread) stands in while the detector is off, learning, or does not model
+ * the window (minutes).
  */
 static bool expected_bytes(const struct engine *e, const struct engine_ident *id, double window_s,
-			   uint64_t *out)
+			   struct expectation *x)
 {
-	return engine_baseline(e, id, engine_now(e), window_s, out);
+	if (engine_detect_expected(e, id, engine_now(e), window_s, &x->bytes, &x->spread)) {
+		x->has_spread = true;
+		x->source = "detector";
+		return true;
+	}
+	x->spread = 0;
+	x->has_spread = false;
+	x->source = engine_baseline(e, id, engine_now(e), window_s, &x->bytes) ? "rules" : NULL;
+	return x->source != NULL;
 }
 
-/* The baseline for a window as JSON: an integer, or null while unlearned. */
-static json_t *baseline_json(const struct engine *e, const struct engine_ident *id, double w)
+/* The expectation's fields as JSON: integers and a name, null where unknown. */
+static json_t *base_json(const struct expectation *x)
 {
-	uint64_t b;
-	if (expected_bytes(e, id, w, &b))
-		return json_integer((json_int_t)b);
-	return json_null();
+	return x->source ? json_integer((json_int_t)x->bytes) : json_null();
+}
+
+static json_t *spread_json(const struct expectation *x)
+{
+	return x->has_spread ? json_integer((json_int_t)x->spread) : json_null();
+}
+
+static json_t *source_json(const struct expectation *x)
+{
+	return x->source ? json_string(x->source) : json_null();
 }
 
 static json_t *severity_json(const struct engine *e, const struct engine_ident *id)
@@ -135,10 +158,13 @@ static json_t *p_identities(void *ctx, const char *window, size_t limit, size_t 
 	json_t *arr = json_array();
 	for (size_t i = offset; i < n && i < offset + limit; i++) {
 		const struct engine_ident *id = r[i].id;
+		struct expectation x;
+		expected_bytes(e, id, w, &x);
 		json_array_append_new(
-			arr, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:f, s:o, s:o}", "identity", id->name,
-				       "out_bytes", (json_int_t)r[i].bytes, "baseline_bytes",
-				       baseline_json(e, id, w), "in_bytes", (json_int_t)id->t.in_bytes,
+			arr, json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:f, s:o, s:o}", "identity",
+				       id->name, "out_bytes", (json_int_t)r[i].bytes, "baseline_bytes",
+				       base_json(&x), "spread_bytes", spread_json(&x), "baseline_source",
+				       source_json(&x), "in_bytes", (json_int_t)id->t.in_bytes,
 				       "lateral_bytes", (json_int_t)id->t.lateral_bytes, "flows",
 				       (json_int_t)id->t.flows, "last_seen", id->last_seen, "severity",
 				       severity_json(e, id), "series", hour_series(id, now, SERIES_HOURS)));
@@ -340,8 +366,8 @@ static json_t *ring_series(const struct engine *e, const struct engine_ident *id
 	const struct engine_bucket *ring = hours ? id->hr : id->min;
 	size_t n = hours ? ENGINE_HOUR_SLOTS : ENGINE_MIN_SLOTS;
 	double unit = hours ? 3600 : 60, now = engine_now(e);
-	uint64_t base = 0;
-	bool has_base = expected_bytes(e, id, unit, &base);
+	struct expectation x;
+	bool has_base = expected_bytes(e, id, unit, &x);
 	int64_t hi = (int64_t)ceil(now / unit) - 1;
 	json_t *a = json_array();
 	for (int64_t k = hi - (int64_t)n + 1; k <= hi; k++) {
@@ -349,7 +375,7 @@ static json_t *ring_series(const struct engine *e, const struct engine_ident *id
 		json_array_append_new(a, json_pack("{s:f, s:I, s:o}", "t", (double)k * unit, "out_bytes",
 						   (json_int_t)(b->tag == k ? b->bytes : 0),
 						   "baseline_bytes",
-						   has_base ? json_integer((json_int_t)base) : json_null()));
+						   has_base ? json_integer((json_int_t)x.bytes) : json_null()));
 	}
 	return a;
 }
@@ -367,12 +393,15 @@ static json_t *p_identity(void *ctx, const char *name)
 	for (int k = 0; k < 3; k++) {
 		struct engine_window win;
 		double w = window_seconds(ws[k]);
+		struct expectation x;
 		engine_window(id, now, w, &win);
+		expected_bytes(e, id, w, &x);
 		json_object_set_new(windows, ws[k],
-				    json_pack("{s:I, s:I, s:I, s:o}", "out_bytes", (json_int_t)win.bytes,
+				    json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "out_bytes", (json_int_t)win.bytes,
 					      "out_packets", (json_int_t)win.packets, "observed_bytes",
-					      (json_int_t)win.observed, "baseline_bytes",
-					      baseline_json(e, id, w)));
+					      (json_int_t)win.observed, "baseline_bytes", base_json(&x),
+					      "spread_bytes", spread_json(&x), "baseline_source",
+					      source_json(&x)));
 	}
 	json_t *sensors = json_array();
 	for (int i = 0; i < ENGINE_ID_SENSORS; i++)
@@ -778,11 +807,11 @@ static void p_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 	metric(out, "egresswatch_identity_baseline_bytes_1h", "gauge",
 	       "Expected egress bytes per hour of the same top identities, once learned.");
 	for (size_t i = 0; i < n && i < top_n; i++) {
-		uint64_t b;
-		if (expected_bytes(e, r[i].id, 3600, &b))
+		struct expectation x;
+		if (expected_bytes(e, r[i].id, 3600, &x))
 			evbuffer_add_printf(out,
 					    "egresswatch_identity_baseline_bytes_1h{identity=\"%s\"} %llu\n",
-					    r[i].id->name, (unsigned long long)b);
+					    r[i].id->name, (unsigned long long)x.bytes);
 	}
 	free(r);
 }

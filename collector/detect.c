@@ -823,6 +823,60 @@ static void taint(struct detect_engine *e, struct ident *id, int rule)
 	}
 }
 
+/* The part of the current hour gone at now: the 1 h and 24 h windows slide by that much. */
+static double hour_frac(const struct ident *id, uint32_t now)
+{
+	double f = (double)(now % 3600) / 3600.0;
+	if (f == 0 && now / 3600 > id->cur_hour)
+		f = 1;
+	return f;
+}
+
+/* What the burst rules expect of each window, with the spread and samples behind it. */
+struct win_expect {
+	double ex[DETECT_NWIN], sp[DETECT_NWIN];
+	unsigned n[DETECT_NWIN];
+	bool judged[DETECT_NWIN];
+};
+
+/*
+ * The seasonal expectation of the 1 h, 24 h and 7 d windows ending at now,
+ * as the burst rules judge them. The one computation behind both the
+ * alerts and detect_expected(), so the API shows what an alert would say.
+ * false while the identity learns or its current and previous hours have
+ * no expectation; the 7 d window is judged only once a week of hours is
+ * expected.
+ */
+static bool window_expect(const struct detect_engine *e, const struct ident *id, uint32_t now,
+			  struct win_expect *w)
+{
+	int64_t H = id->cur_hour;
+	double f = hour_frac(id, now);
+	double sH, sH1, sH24;
+	double eH = expect(e, id, H, &sH), eH1 = expect(e, id, H - 1, &sH1);
+	double eH24 = expect(e, id, H - 24, &sH24);
+	if (now < id->first_seen + e->cfg.learning_s || eH < 0 || eH1 < 0)
+		return false;
+	bool u1 = hour_usable(id, H - 1), u24 = hour_usable(id, H - 24);
+	bool uH = hour_usable(id, H);
+	struct detect_expect xe;
+	detect_baseline_expect_hour(&id->base, &e->cfg.baseline, H, &xe);
+	w->ex[0] = (uH ? eH * f : 0) + (u1 ? eH1 * (1 - f) : 0);
+	w->sp[0] = (uH ? sH * f : 0) + (u1 ? sH1 * (1 - f) : 0);
+	w->n[0] = xe.samples;
+	w->ex[1] = (uH ? eH * f : 0) + id->exp23 + (u24 && eH24 >= 0 ? eH24 * (1 - f) : 0);
+	w->sp[1] = detect_baseline_total_spread(&id->base.day_res, &e->cfg.baseline, w->ex[1],
+						0.25 * w->ex[1]);
+	w->n[1] = id->base.day_res.n;
+	w->ex[2] = (uH ? eH * f : 0) + id->exp167;
+	w->sp[2] = detect_baseline_total_spread(&id->base.week_res, &e->cfg.baseline, w->ex[2],
+						0.2 * w->ex[2]);
+	w->n[2] = id->base.week_res.n;
+	w->judged[DETECT_W1H] = w->judged[DETECT_W24H] = true;
+	w->judged[DETECT_W7D] = id->n167 >= RING - 1 - 12;
+	return true;
+}
+
 static void evaluate(struct detect_engine *e, struct ident *id, uint32_t now, detect_emit_fn emit,
 		     void *ctx)
 {
@@ -830,13 +884,7 @@ static void evaluate(struct detect_engine *e, struct ident *id, uint32_t now, de
 	struct verdict v[NRULES];
 	memset(v, 0, sizeof(v));
 	int64_t H = id->cur_hour;
-	double f = (double)(now % 3600) / 3600.0;
-	if (f == 0 && now / 3600 > H)
-		f = 1;
-	double sH, sH1, sH24;
-	double eH = expect(e, id, H, &sH), eH1 = expect(e, id, H - 1, &sH1);
-	double eH24 = expect(e, id, H - 24, &sH24);
-	bool have = eH >= 0 && eH1 >= 0;
+	double f = hour_frac(id, now);
 	bool learning = now < id->first_seen + e->cfg.learning_s;
 	bool u1 = hour_usable(id, H - 1), u24 = hour_usable(id, H - 24);
 	bool uH = hour_usable(id, H);
@@ -856,23 +904,12 @@ static void evaluate(struct detect_engine *e, struct ident *id, uint32_t now, de
 		}
 	}
 
-	if (!learning && have) {
-		double ex[DETECT_NWIN], sp[DETECT_NWIN];
-		unsigned n[DETECT_NWIN];
-		struct detect_expect xe;
-		detect_baseline_expect_hour(&id->base, &e->cfg.baseline, H, &xe);
-		ex[0] = (uH ? eH * f : 0) + (u1 ? eH1 * (1 - f) : 0);
-		sp[0] = (uH ? sH * f : 0) + (u1 ? sH1 * (1 - f) : 0);
-		n[0] = xe.samples;
-		ex[1] = (uH ? eH * f : 0) + id->exp23 + (u24 && eH24 >= 0 ? eH24 * (1 - f) : 0);
-		sp[1] = detect_baseline_total_spread(&id->base.day_res, &e->cfg.baseline, ex[1], 0.25 * ex[1]);
-		n[1] = id->base.day_res.n;
-		ex[2] = (uH ? eH * f : 0) + id->exp167;
-		sp[2] = detect_baseline_total_spread(&id->base.week_res, &e->cfg.baseline, ex[2], 0.2 * ex[2]);
-		n[2] = id->base.week_res.n;
+	struct win_expect we;
+	if (!learning && window_expect(e, id, now, &we)) {
+		const double *ex = we.ex, *sp = we.sp;
+		const unsigned *n = we.n;
 		for (int w = 0; w < DETECT_NWIN; w++) {
-			/* The 7 d window is judged once a week of hours is expected. */
-			if (w == DETECT_W7D && id->n167 < RING - 1 - 12)
+			if (!we.judged[w])
 				continue;
 			double thr = r->burst_mult[w] * ex[w];
 			if (ex[w] + r->burst_k[w] * sp[w] > thr)
@@ -1046,6 +1083,41 @@ void detect_tick(struct detect_engine *e, double now_d, detect_emit_fn emit, voi
 		evaluate(e, &e->ids[i], now, emit, ctx);
 }
 
+/* Bytes as a whole number, as alerts print them: truncated; a float sum can
+ * pass int64 only from absurd input, so it is clamped below that. */
+static uint64_t whole_bytes(double v)
+{
+	if (!(v > 0))
+		return 0;
+	if (v >= 9.2e18)
+		return 9200000000000000000ULL;
+	return (uint64_t)v;
+}
+
+int detect_expected(const struct detect_engine *e, const char *identity, double now, double window_s,
+		    uint64_t *expected, uint64_t *spread)
+{
+	int w;
+	if (window_s == 3600)
+		w = DETECT_W1H;
+	else if (window_s == 86400)
+		w = DETECT_W24H;
+	else if (window_s == 604800)
+		w = DETECT_W7D;
+	else
+		return -1;
+	if (!e || !identity || !name_ok(identity) || !(now >= 0 && now < 4e9))
+		return -1;
+	size_t slot;
+	const struct ident *id = lookup(e, identity, &slot);
+	struct win_expect we;
+	if (!id || !window_expect(e, id, (uint32_t)now, &we) || !we.judged[w])
+		return -1;
+	*expected = whole_bytes(we.ex[w]);
+	*spread = whole_bytes(we.sp[w]);
+	return 0;
+}
+
 /* ---- state ---- */
 
 #define STATE_MAGIC 0x45574454u        /* "EWDT" */
@@ -1216,14 +1288,10 @@ const char *detect_severity_name(enum detect_severity s)
 	return (unsigned)s <= DETECT_SEV_CRITICAL ? names[s] : "none";
 }
 
-/* Bytes as a JSON integer: a float sum can exceed int64 only from absurd input, clamp it. */
+/* Bytes as a JSON integer (see whole_bytes). */
 static json_t *jbytes(double v)
 {
-	if (!(v > 0))
-		return json_integer(0);
-	if (v >= 9.2e18)
-		return json_integer((json_int_t)9200000000000000000LL);
-	return json_integer((json_int_t)v);
+	return json_integer((json_int_t)whole_bytes(v));
 }
 
 char *detect_alert_to_json(const struct detect_alert *a, const char *id)

@@ -243,6 +243,12 @@ void engine_detect_stats(const struct engine *e, struct detect_stats *out)
 		detect_get_stats(e->det, out);
 }
 
+bool engine_detect_expected(const struct engine *e, const struct engine_ident *id, double now,
+			    double window_s, uint64_t *expected, uint64_t *spread)
+{
+	return e->det && detect_expected(e->det, id->name, now, window_s, expected, spread) == 0;
+}
+
 double engine_now(const struct engine *e) { return e->now; }
 const struct engine_counters *engine_counters(const struct engine *e) { return &e->c; }
 size_t engine_ident_count(const struct engine *e) { return e->nids; }

@@ -24,7 +24,8 @@
  *                     or sequence numbers), for the identities it reports
  *                     or all of them: gap hours are neither learned as
  *                     silence nor judged;
- *   detect_save()/detect_load() to persist the whole state (e.g. in Redis).
+ *   detect_save()/detect_load() to persist the whole state (e.g. in Redis);
+ *   detect_expected() to show what the burst rules expect (read only).
  *
  * Learning is lagged and guarded: an hour is learned only once it ended at
  * least an hour ago, a day a day after it ended, a week a week after; none
@@ -190,6 +191,17 @@ int detect_observe(struct detect_engine *e, const char *identity, double ts, uin
 
 /* Advances the clock to now and evaluates (once per new minute); emit may be NULL. */
 void detect_tick(struct detect_engine *e, double now, detect_emit_fn emit, void *ctx);
+
+/*
+ * What the burst rules expect identity to send in the window_s window
+ * (3600, 86400 or 604800) ending at now, and its spread, in whole bytes as
+ * an alert raised at now reports them ("baseline_bytes", "spread_bytes").
+ * Returns 0, or -1 for an unknown identity, one still learning or without
+ * a seasonal expectation yet, a 7 d window not yet judged, or any other
+ * window. Reads only: changes no state, allocates nothing.
+ */
+int detect_expected(const struct detect_engine *e, const char *identity, double now, double window_s,
+		    uint64_t *expected, uint64_t *spread);
 
 /* Marks [from, to) as a gap for one identity, or for all when identity is NULL. */
 void detect_mark_gap(struct detect_engine *e, const char *identity, double from, double to);

@@ -207,6 +207,13 @@ void engine_detect_saved(struct engine *e);
 /* Replaces the detector with one loaded from a blob. 0, or -1 with err. */
 int engine_load_detect(struct engine *e, const unsigned char *p, size_t len, char *err, size_t errlen);
 void engine_detect_stats(const struct engine *e, struct detect_stats *out);
+/*
+ * The detector's expectation and spread for id in a 1 h, 24 h or 7 d window
+ * ending at now (detect_expected: what its alerts would say). false without
+ * a detector, or when it has none for id yet (learning, unknown, folded).
+ */
+bool engine_detect_expected(const struct engine *e, const struct engine_ident *id, double now,
+			    double window_s, uint64_t *expected, uint64_t *spread);
 
 /* ---- persistence ---- */
 

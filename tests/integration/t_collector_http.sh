@@ -2,10 +2,11 @@
 # t_collector_http: the HTTP API of the real egress-collector (t_http_api.sh
 # covers the HTTP module against a fixture). A private redis-server; reports
 # XADDed with known bytes; the collector serving on a free port with a token.
-# Every endpoint's numbers must equal what was fed, bad requests get their
-# status and change no state, an alert raised by a report reaches a stream
-# client live and a resumed client from Last-Event-ID, and the collector
-# runs under its seccomp filter.
+# Every endpoint's numbers must equal what was fed, a baseline says whose
+# it is (the detector's once learned, else the rules'), bad requests get
+# their status and change no state, an alert raised by a report reaches a
+# stream client live and a resumed client from Last-Event-ID, and the
+# collector runs under its seccomp filter.
 . "$(dirname "$0")/../lib.sh"
 for t in jq curl; do
 	command -v $t >/dev/null || { skip "t_collector_http: $t is not installed"; finish; exit; }
@@ -23,6 +24,8 @@ http_token_file = $TMP/token
 http_rate = 0
 metrics_top_n = 2
 sensor_blind_rate = 0.5
+[detect]
+learning = 6h
 [rule cap-1h]
 window = 1h
 max_bytes = 10MB
@@ -42,6 +45,9 @@ pass "collector serves HTTP on port $PORT"
 A=http://127.0.0.1:$PORT
 AUTH=(-H "Authorization: Bearer $TOKEN")
 
+# The filter goes on after the listener is bound and Redis connected, a
+# moment after the port shows up: wait for it rather than race it.
+for _ in $(seq 50); do grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && break; sleep 0.1; done
 grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && pass "collector runs under its seccomp filter" ||
 	fail "collector Seccomp: $(grep Seccomp: /proc/$CPID/status)"
 
@@ -272,6 +278,39 @@ wait_for last_alert_exfil && pass "alerts file appended after the reconnect" ||
 	fail "alerts file after the reconnect: $(tail -n 1 "$TMP/alerts.jsonl" | head -c 200)"
 [ "$(code "$A/healthz")" = 200 ] && [ "$(jq -r .alert_stream "$TMP/body")" = connected ] &&
 	pass "healthz: alert stream connected again" || fail "healthz: $(cat "$TMP/body")"
+
+# Baselines: the detector's expectation (with its spread) once it has
+# learned one, else the rules' baseline, else null. steady sends 1 MB an
+# hour for 30 hours (a day of learned hours past its 6 h of learning);
+# fresh 2 MB an hour for the last 5 (still learning: the rules' mean).
+seq=10
+for k in $(seq 1 30); do
+	report $seq $((T + k * 3600 + 120)) steady 1000000
+	seq=$((seq + 1))
+	if [ $k -ge 26 ]; then
+		report $seq $((T + k * 3600 + 120)) fresh 2000000
+		seq=$((seq + 1))
+	fi
+done
+drained || fail "collector did not drain the baseline reports"
+code "${AUTH[@]}" "$A/api/v1/identities?window=1h" >/dev/null
+B1=$(jq '.identities[] | select(.identity == "steady") | .baseline_bytes' "$TMP/body")
+got=$(jq -r '[.identities[] | select(.identity == "steady" or .identity == "fresh") |
+	"\(.identity) \(.baseline_source) \(.baseline_bytes) \(.spread_bytes | type)"] | join(", ")' "$TMP/body")
+jq -e '.identities[] | select(.identity == "steady") | .baseline_bytes >= 999000 and
+	.baseline_bytes <= 1001000 and .spread_bytes >= 99000 and .spread_bytes <= 101000' "$TMP/body" >/dev/null &&
+	[ "$got" = "fresh rules 2000000 null, steady detector $B1 number" ] &&
+	pass "identities: the detector's baseline and spread, else the rules': $got" || fail "baselines: $got"
+code "${AUTH[@]}" "$A/api/v1/identities/steady" >/dev/null
+got=$(jq -r '[.windows["1h", "24h", "7d"] | "\(.baseline_source) \(.spread_bytes | type)"] | join(", ")' "$TMP/body")
+[ "$got" = "detector number, detector number, null null" ] &&
+	[ "$(jq '.windows["1h"].baseline_bytes' "$TMP/body")" = "$B1" ] &&
+	[ "$(jq '.windows["7d"].baseline_bytes' "$TMP/body")" = null ] &&
+	pass "identity windows: 1h and 24h from the detector, 7d not known yet: $got" ||
+	fail "identity windows: $got $(jq -c .windows "$TMP/body")"
+[ "$(metric 'egresswatch_identity_baseline_bytes_1h{identity="steady"}')" = "$B1" ] &&
+	pass "metrics: steady's 1h baseline is the API's, $B1" ||
+	fail "metrics baseline: $(curl -s "$A/metrics" | grep baseline_bytes_1h)"
 
 # SIGHUP under the filter: the file is read again; a bad file keeps the old.
 code "${AUTH[@]}" "$A/api/v1/config" >/dev/null

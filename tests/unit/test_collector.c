@@ -1,8 +1,9 @@
 /*
  * test_collector: the collector's pure modules: config (units, every error
- * as FILE:LINE), windows maths, baselines, rules (cap, baseline multiple with
- * floor, allowlist cap and schedule, overrides), episodes and escalation,
- * exactly-once application and the state blobs.
+ * as FILE:LINE), windows maths, baselines (the detector's, else the rules'),
+ * rules (cap, baseline multiple with floor, allowlist cap and schedule,
+ * overrides), episodes and escalation, exactly-once application and the
+ * state blobs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -695,6 +696,80 @@ static void test_engine_detector(void)
 	collector_config_free(c);
 }
 
+/* Feeds "db" 1 MB an hour, one report per hour, for hours [h0, h1). */
+static void steady_hours(struct engine *e, int h0, int h1)
+{
+	struct engine_alerts al = {0};
+	struct report r;
+	struct report_identity id;
+	struct report_dest dst;
+	char err[128];
+	for (int h = h0; h < h1; h++) {
+		mk(&r, &id, &dst, "s1", (uint64_t)h + 1, T0 + h * 3600, T0 + (h + 1) * 3600, "db", 1000000,
+		   "198.51.100.7", 1000000);
+		CHECK(engine_apply(e, &r, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	}
+	CHECK_EQ_U64(al.n, 0);
+	engine_alerts_clear(&al);
+}
+
+/*
+ * What the API shows as an identity's expectation: the detector's once it
+ * has learned one (engine_detect_expected), for the windows it models; no
+ * figure from it while it is off, the identity learns or has too little
+ * history, or for a window it does not model, and then the rules' baseline
+ * (engine_baseline) stands in.
+ */
+static void test_detect_expected_or_rules(void)
+{
+	struct diag d;
+	const char *rules = "[rule r]\nwindow = 1h\nmax_bytes = 1TB\n";
+	char on_text[128], off_text[128];
+	snprintf(on_text, sizeof(on_text), "[detect]\nlearning = 6h\n%s", rules);
+	snprintf(off_text, sizeof(off_text), "[detect]\nenabled = off\n%s", rules);
+	struct collector_config *con = cfg_of(on_text, &d), *coff = cfg_of(off_text, &d);
+	CHECK(con && coff);
+	if (!con || !coff)
+		goto out_config;
+	struct engine *on = engine_new(con), *off = engine_new(coff);
+	uint64_t x = 7, s = 7, b = 0;
+	steady_hours(on, 0, 4);
+	steady_hours(off, 0, 4);
+	const struct engine_ident *a = engine_ident_find(on, "db"), *z = engine_ident_find(off, "db");
+	CHECK(a && z);
+	if (!a || !z)
+		goto out;
+	/* learning: the rules' baseline only */
+	CHECK(!engine_detect_expected(on, a, engine_now(on), 3600, &x, &s));
+	CHECK(engine_baseline(on, a, engine_now(on), 3600, &b) && b == 1000000);
+	/* past learning, but under a day of learned hours: still none */
+	steady_hours(on, 4, 12);
+	CHECK(!engine_detect_expected(on, a, engine_now(on), 3600, &x, &s));
+	steady_hours(on, 12, 36);
+	steady_hours(off, 4, 36);
+	double now = engine_now(on);
+	CHECK(now == T0 + 36 * 3600);
+	CHECK(engine_detect_expected(on, a, now, 3600, &x, &s));
+	CHECK(x >= 999000 && x <= 1001000);
+	CHECK(s >= 99000 && s <= 101000);       /* no variation: the 10% floor */
+	CHECK(engine_detect_expected(on, a, now, 86400, &x, &s));
+	CHECK(x > 20000000 && x < 25000000);
+	/* a week not yet expected; minutes never modelled */
+	CHECK(!engine_detect_expected(on, a, now, 7 * 86400, &x, &s));
+	CHECK(!engine_detect_expected(on, a, now, 60, &x, &s));
+	CHECK(engine_baseline(on, a, now, 60, &b));
+	/* detector off: nothing from it, the rules' baseline as before */
+	CHECK(!engine_has_detector(off));
+	CHECK(!engine_detect_expected(off, z, now, 3600, &x, &s));
+	CHECK(engine_baseline(off, z, now, 3600, &b) && b == 1000000);
+out:
+	engine_free(on);
+	engine_free(off);
+out_config:
+	collector_config_free(con);
+	collector_config_free(coff);
+}
+
 /* A report that lost more than sensor_blind_rate of its packets raises
  * one sensor-blind alert for its sensor per hour; a healthy one none. */
 static void test_sensor_blind(void)
@@ -971,7 +1046,8 @@ static void test_sensor_cap_blobs(void)
 	collector_config_free(c);
 }
 
-TEST_MAIN(test_sensor_blind, test_engine_detector, test_detect_config, test_units, test_config_example, test_config_errors, test_overrides,
+TEST_MAIN(test_sensor_blind, test_engine_detector, test_detect_expected_or_rules, test_detect_config,
+	  test_units, test_config_example, test_config_errors, test_overrides,
 	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
 	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
 	  test_blobs_round_trip, test_sensor_identity_cap, test_sensor_cap_existing_identity,

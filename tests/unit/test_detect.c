@@ -5,7 +5,7 @@
  * identity, to the organisation), fan-in, caps with per-identity overrides,
  * the allowlist within its cap, cold start against peers, drift; two rules
  * at once rank higher; the state survives save/load and bad input is
- * refused.
+ * refused; detect_expected() says what an alert at that moment says.
  */
 #include <math.h>
 #include <stdio.h>
@@ -372,6 +372,86 @@ static void test_drift_catches_slow_leak(void)
 	detect_free(e);
 }
 
+/* Checks each burst alert against detect_expected at the alert's own time and window. */
+struct expect_check {
+	struct detect_engine *e;
+	int burst[DETECT_NWIN], same[DETECT_NWIN];
+};
+
+static void check_expected(const struct detect_alert *a, void *ctx)
+{
+	struct expect_check *c = ctx;
+	if (strncmp(a->rule, "burst-", 6) != 0)
+		return;
+	int w = a->window_s == 3600 ? DETECT_W1H : a->window_s == 86400 ? DETECT_W24H : DETECT_W7D;
+	uint64_t x = 0, s = 0;
+	int rc = detect_expected(c->e, a->identity, a->time, a->window_s, &x, &s);
+	/* the very numbers of the alert's JSON */
+	char want[96], *json = detect_alert_to_json(a, NULL);
+	snprintf(want, sizeof(want), "\"baseline_bytes\":%llu,\"threshold_bytes\":%llu,\"spread_bytes\":%llu,",
+		 (unsigned long long)x, (unsigned long long)(uint64_t)a->threshold, (unsigned long long)s);
+	if (rc == 0 && x > 0 && s > 0 && json && strstr(json, want))
+		c->same[w]++;
+	else
+		printf("# %s %s: detect_expected %d: %s; alert %s\n", a->identity, a->rule, rc, want, json);
+	free(json);
+	c->burst[w]++;
+}
+
+/*
+ * detect_expected() says what an alert raised at the same moment says:
+ * the same expected and spread in every window; -1 for an
+ * unknown identity, one still learning, a window the detector does not
+ * model; and reading it changes no state.
+ */
+static void test_expected_matches_the_alert(void)
+{
+	struct detect_config c = cfg_default();
+	char err[256];
+	struct detect_engine *e = detect_new(&c, err, sizeof(err));
+	struct expect_check k = {.e = e};
+	struct got g = {0};
+	uint64_t x = 7, s = 7;
+	CHECK(detect_expected(e, "svc-0", T0, 3600, &x, &s) == -1);          /* nobody yet */
+	normal(e, &g, 3, 0, 2 * 24);
+	CHECK(detect_expected(e, "svc-0", T0 + 2 * 86400, 3600, &x, &s) == -1);     /* learning */
+	normal(e, &g, 3, 2 * 24, 21 * 24);
+	double now = T0 + 21 * 86400;
+	CHECK(detect_expected(e, "svc-0", now, 3600, &x, &s) == 0);
+	CHECK(x > 80 * MB && x < 120 * MB && s > 0);
+	CHECK(detect_expected(e, "svc-0", now, 86400, &x, &s) == 0);
+	CHECK(x > 2 * GB && x < 2.8 * GB);
+	CHECK(detect_expected(e, "svc-0", now, 604800, &x, &s) == 0);
+	CHECK(x > 14 * GB && x < 19 * GB);
+	CHECK(detect_expected(e, "nobody", now, 3600, &x, &s) == -1);
+	CHECK(detect_expected(e, "svc-0", now, 60, &x, &s) == -1);          /* not a modelled window */
+	CHECK(detect_expected(e, "svc-0", NAN, 3600, &x, &s) == -1);
+	hour(e, "newbie", 21 * 24, 100 * MB, v4(52, 216, 9, 9));
+	detect_tick(e, now + 600, catch_alert, &g);
+	CHECK(detect_expected(e, "newbie", now + 600, 3600, &x, &s) == -1);  /* cold */
+	CHECK(detect_expected(e, "svc-0", now + 600, 3600, &x, &s) == 0);
+	unsigned char *before, *after;
+	size_t nb, na;
+	CHECK(detect_save(e, &before, &nb) == 0);
+	for (int i = 0; i < 3; i++)
+		detect_expected(e, "svc-1", now + 600, 86400, &x, &s);
+	CHECK(detect_save(e, &after, &na) == 0);
+	CHECK(nb == na && memcmp(before, after, nb) == 0);
+	free(before);
+	free(after);
+	/* svc-1 at 2 GB an hour for a day, judged mid-hour and on the hour: every window bursts. */
+	for (double h = 21 * 24 + 1; h < 22 * 24; h++) {
+		hour(e, "svc-1", h, 2 * GB, v4(52, 216, 1, 9));
+		hour(e, "svc-0", h, 100 * MB, v4(52, 216, 0, 9));
+		detect_tick(e, T0 + (h + 1) * 3600 - 900, check_expected, &k);
+		detect_tick(e, T0 + (h + 1) * 3600, check_expected, &k);
+	}
+	CHECK(k.burst[DETECT_W1H] >= 1 && k.burst[DETECT_W24H] >= 1 && k.burst[DETECT_W7D] >= 1);
+	for (int w = 0; w < DETECT_NWIN; w++)
+		CHECK_EQ_U64(k.same[w], k.burst[w]);
+	detect_free(e);
+}
+
 static void test_state_round_trip_and_bad_state(void)
 {
 	struct detect_config c = cfg_default();
@@ -457,4 +537,5 @@ TEST_MAIN(test_burst_one_alert_per_episode_with_evidence, test_attack_is_not_lea
 	  test_gap_is_not_learned_as_silence, test_new_destinations_org_and_identity,
 	  test_fanin_one_new_prefix_many_identities, test_caps_overrides_and_allowlist,
 	  test_two_rules_rank_higher, test_cold_start_against_peers, test_drift_catches_slow_leak,
-	  test_state_round_trip_and_bad_state, test_bad_input_is_refused, test_identity_state_is_bounded)
+	  test_expected_matches_the_alert, test_state_round_trip_and_bad_state, test_bad_input_is_refused,
+	  test_identity_state_is_bounded)
