@@ -15,7 +15,9 @@
  * When the connection dies with an XADD unanswered, the report may or may
  * not be in the stream: after reconnecting, the newest entries of the stream
  * are searched for it before it is sent again, so a Redis restart does not
- * duplicate it. An error reply is counted and retried after a backoff.
+ * duplicate it; so is the spool's front after a restart, which the previous
+ * process may have had in flight when it died. An error reply is counted and
+ * retried after a backoff.
  *
  * seq: the next number is written durably to SPOOL_DIR/seq (temp file,
  * fsync, rename) before a report is queued, so no restart reuses a number.
@@ -550,6 +552,8 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv)
 		for (size_t i = 0; i < reply->elements; i++) {
 			if (entry_is(reply->element[i], rp->sensor_id, rp->uncertain_seq)) {
 				rp->dups_avoided++;
+				rlog("report %" PRIu64 " is already in %s (its reply was lost): "
+				     "not sent again", rp->uncertain_seq, rp->k_stream);
 				acked(rp, rp->uncertain_seq);
 				break;
 			}
@@ -858,9 +862,19 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	if (ss->torn)
 		rlog("spool %s: %" PRIu64 " torn record(s) from a crash discarded", cfg->spool_dir,
 		     ss->torn);
-	if (ss->records)
+	if (ss->records) {
 		rlog("spool %s: %" PRIu64 " report(s) from an earlier run to send first",
 		     cfg->spool_dir, ss->records);
+		/* The earlier run may have died with the front's XADD unanswered
+		 * (a kill while Redis went away): look for it before sending. */
+		uint64_t key;
+		const void *data;
+		size_t len;
+		if (spool_front(rp->spool, &key, &data, &len) == 0) {
+			rp->uncertain = true;
+			rp->uncertain_seq = key;
+		}
+	}
 	if (load_seq(rp, &rp->next_seq, err, errlen) < 0)
 		goto out_free;
 	if (spool_max_key(rp->spool) >= rp->next_seq)
