@@ -367,7 +367,13 @@ static json_t *ring_series(const struct engine *e, const struct engine_ident *id
 	size_t n = hours ? ENGINE_HOUR_SLOTS : ENGINE_MIN_SLOTS;
 	double unit = hours ? 3600 : 60, now = engine_now(e);
 	struct expectation x;
-	bool has_base = expected_bytes(e, id, unit, &x);
+	bool has_base = expected_bytes(e, id, 3600, &x);
+	/* The detector learns hours, not minutes: a minute's share of its hour
+	 * keeps the chart on the figure the alerts use; else the rules'. */
+	if (!hours && has_base && x.has_spread)
+		x.bytes = (x.bytes + 30) / 60;
+	else if (!hours)
+		has_base = expected_bytes(e, id, unit, &x);
 	int64_t hi = (int64_t)ceil(now / unit) - 1;
 	json_t *a = json_array();
 	for (int64_t k = hi - (int64_t)n + 1; k <= hi; k++) {

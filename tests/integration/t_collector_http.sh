@@ -287,6 +287,10 @@ seq=10
 for k in $(seq 1 30); do
 	report $seq $((T + k * 3600 + 120)) steady 1000000
 	seq=$((seq + 1))
+	# early: 1.1 MB an hour for 3 hours, then 0.1 MB (so the rules' flat mean
+	# and the detector's expectation differ).
+	report $seq $((T + k * 3600 + 120)) early $([ $k -le 3 ] && echo 1100000 || echo 100000)
+	seq=$((seq + 1))
 	if [ $k -ge 26 ]; then
 		report $seq $((T + k * 3600 + 120)) fresh 2000000
 		seq=$((seq + 1))
@@ -308,6 +312,13 @@ got=$(jq -r '[.windows["1h", "24h", "7d"] | "\(.baseline_source) \(.spread_bytes
 	[ "$(jq '.windows["7d"].baseline_bytes' "$TMP/body")" = null ] &&
 	pass "identity windows: 1h and 24h from the detector, 7d not known yet: $got" ||
 	fail "identity windows: $got $(jq -c .windows "$TMP/body")"
+code "${AUTH[@]}" "$A/api/v1/identities/early" >/dev/null
+got=$(jq -c '[.series[-1].baseline_bytes, .series_hours[-1].baseline_bytes]' "$TMP/body")
+BE=$(jq '.windows["1h"].baseline_bytes' "$TMP/body")
+[ "$(jq -r '.windows["1h"].baseline_source' "$TMP/body")" = detector ] &&
+	[ "$got" = "[$(((BE + 30) / 60)),$BE]" ] &&
+	pass "series: the detector's hour, and a minute's share of it: $got" ||
+	fail "series baselines: $got, want a 60th of $BE and $BE"
 [ "$(metric 'egresswatch_identity_baseline_bytes_1h{identity="steady"}')" = "$B1" ] &&
 	pass "metrics: steady's 1h baseline is the API's, $B1" ||
 	fail "metrics baseline: $(curl -s "$A/metrics" | grep baseline_bytes_1h)"
