@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "report.h"
+#include "units.h"
 #include "banned.h"
 
 #define DEFAULT_MAX_BYTES (16u << 20)
@@ -155,13 +156,9 @@ static void sb_lit(struct sbuf *b, const char *s, size_t n)
 
 static void sb_u64(struct sbuf *b, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sb_lit(b, tmp + sizeof(tmp) - n, n);
+	char tmp[UNITS_U64_DIGITS];
+	const char *d = units_format_u64(v, tmp);
+	sb_lit(b, d, (size_t)(tmp + sizeof(tmp) - d));
 }
 
 /* Writes s as a JSON string, escaping what needs it (names are validated on
@@ -929,15 +926,13 @@ static int ident_elem(struct jp *j, void *vctx, size_t i)
 	c->id = &ni[i];
 	c->idx = i;
 	/* "identities[i]." without printf: this runs once per identity record */
-	char num[24];
-	size_t nl = 0;
-	for (size_t x = i; nl == 0 || x; x /= 10)
-		num[nl++] = (char)('0' + x % 10);
+	char num[UNITS_U64_DIGITS];
+	const char *d = units_format_u64(i, num);
+	size_t nl = (size_t)(num + sizeof(num) - d);
 	char *w = c->idw;
 	memcpy(w, "identities[", 11);
-	size_t wl = 11;
-	while (nl)
-		w[wl++] = num[--nl];
+	memcpy(w + 11, d, nl);
+	size_t wl = 11 + nl;
 	w[wl++] = ']';
 	w[wl] = '.';
 	w[wl + 1] = '\0';

@@ -120,3 +120,13 @@ int units_parse_bool(const char *s, int *out)
 	}
 	return -1;
 }
+
+char *units_format_u64(uint64_t v, char buf[UNITS_U64_DIGITS])
+{
+	char *p = buf + UNITS_U64_DIGITS;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}

@@ -1,6 +1,7 @@
 /*
  * units: human quantities in config files: bytes ("10GB", "500MiB", "1.5TB",
- * "4096") and durations ("10s", "1h", "7d", "90m", "250ms").
+ * "4096") and durations ("10s", "1h", "7d", "90m", "250ms"); and a u64's decimal
+ * digits for output that avoids printf.
  *
  * Decimal prefixes are powers of 1000 (GB = 10^9), binary ones powers of
  * 1024 (GiB), as storage vendors and `df -H`/`df -h` use them. Pure code.
@@ -21,5 +22,10 @@ int units_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Parses on/off, yes/no, true/false, 1/0. Returns 0 or -1. */
 int units_parse_bool(const char *s, int *out);
+
+/* Writes v in decimal to the end of buf (no NUL), for hot paths that avoid
+ * printf. Returns where the digits start; they run to buf + UNITS_U64_DIGITS. */
+#define UNITS_U64_DIGITS 20
+char *units_format_u64(uint64_t v, char buf[UNITS_U64_DIGITS]);
 
 #endif

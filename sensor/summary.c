@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "summary.h"
+#include "units.h"
 #include "banned.h"
 
 struct jw {
@@ -90,14 +91,10 @@ static void key(struct jw *w, const char *k)
 
 static void u64(struct jw *w, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	char tmp[UNITS_U64_DIGITS];
+	const char *d = units_format_u64(v, tmp);
 	item(w);
-	fwrite_unlocked(tmp + sizeof(tmp) - n, 1, n, w->f);
+	fwrite_unlocked(d, 1, (size_t)(tmp + sizeof(tmp) - d), w->f);
 }
 
 /* As jansson writes a real: 17 significant digits, always a '.' or an

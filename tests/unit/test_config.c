@@ -59,6 +59,22 @@ static void test_uint_and_bool(void)
 	CHECK(units_parse_bool("maybe", &b) == -1);
 }
 
+/* Every width of u64 against snprintf's digits, 0 and UINT64_MAX included. */
+static void test_format_u64(void)
+{
+	uint64_t vs[] = {0, 7, 10, 99, 1000, 4294967295u, 4294967296u, 1234567890123456789u,
+			 UINT64_MAX};
+	for (size_t k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+		char buf[UNITS_U64_DIGITS], got[32], want[32];
+		const char *d = units_format_u64(vs[k], buf);
+		size_t n = (size_t)(buf + sizeof(buf) - d);
+		memcpy(got, d, n);
+		got[n] = '\0';
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)vs[k]);
+		CHECK_STREQ(got, want);
+	}
+}
+
 struct seen {
 	char last[256];
 	unsigned line;
@@ -167,5 +183,6 @@ static void test_sensor_config_errors(void)
 	unlink(path);
 }
 
-TEST_MAIN(test_bytes_units, test_duration_units, test_uint_and_bool, test_ini_line_numbers,
-	  test_ini_long_line, test_sensor_config_values, test_sensor_config_errors)
+TEST_MAIN(test_bytes_units, test_duration_units, test_uint_and_bool, test_format_u64,
+	  test_ini_line_numbers, test_ini_long_line, test_sensor_config_values,
+	  test_sensor_config_errors)
