@@ -56,12 +56,12 @@ void agg_free(struct agg *a);
  * Accounts one packet. For egress and lateral, id is the source's identity;
  * for ingress, the destination's; for transit it is ignored (may be NULL).
  */
-/* agg_add in steps, for batches: agg_prepare hashes the packet's keys and
- * prefetches their index slots; agg_fetch reads those slots and prefetches
- * the entries they name (neither changes any state); agg_commit, with the
- * same arguments, counts the packet. Prepare several packets, fetch them,
- * then commit them in order, and the cache misses of one overlap those of
- * the next. */
+/* agg_add in steps, for pipelining: agg_prepare hashes the packet's keys
+ * and prefetches their index slots; agg_fetch reads those slots and
+ * prefetches the entries they name (neither changes any state); agg_commit,
+ * with the same arguments, counts the packet. Run the steps a few packets
+ * apart (the pipeline does), committing in order, and the cache misses of
+ * one packet overlap the work on the others. */
 struct agg_prep {
 	uint64_t hid, hdst, hflow, hpair;
 	uint32_t sid, spair;    /* index slots where the probes start */

@@ -42,7 +42,7 @@ struct pipeline_params {
 	double flush_interval;          /* seconds; 0: one interval, flushed by pipeline_finish */
 };
 
-#define PIPELINE_BATCH 16     /* packets prepared before they are counted */
+#define PIPELINE_DEPTH 4      /* packets between a packet's pipeline stages (a power of 2) */
 
 struct pipeline;
 

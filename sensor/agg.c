@@ -336,7 +336,7 @@ void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, con
 		return;
 	/* All hashes first, and a prefetch of each table's first slot, so the
 	 * cache misses overlap: the three of this packet, and, when the caller
-	 * prepares a batch before committing it, those of the next packets. */
+	 * prepares packets ahead of committing them, those of the next ones. */
 	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
 	uint64_t hid = 0;
 	if (id)
@@ -362,15 +362,20 @@ void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr)
 {
 	if (dir == DIR_TRANSIT)
 		return;
-	/* Only a hint: an index slot may be stale or about to be claimed by an
-	 * earlier packet of the batch; any entry below the cap is mapped. */
+	/* Only hints: an index slot may be stale or about to be claimed by an
+	 * earlier packet in flight; any entry below the cap is mapped. Entries
+	 * (80 and 48 bytes) often straddle two cache lines: both are fetched. */
 	uint32_t e = a->id_index[pr->sid];
-	if (e <= a->lim.max_identities)
+	if (e <= a->lim.max_identities) {
 		__builtin_prefetch(&a->ids[e]);
+		__builtin_prefetch((const char *)&a->ids[e + 1] - 1);
+	}
 	if (pr->spair != NO_ENTRY) {
 		e = a->pair_index[pr->spair];
-		if (e < a->lim.max_pairs)
+		if (e < a->lim.max_pairs) {
 			__builtin_prefetch(&a->pairs[e]);
+			__builtin_prefetch((const char *)&a->pairs[e + 1] - 1);
+		}
 	}
 }
 

@@ -26,27 +26,48 @@ struct pipeline {
 	uint64_t drops_kernel, drops_iface, drops_reported_kernel, drops_reported_iface;
 	double start, end;               /* current interval; start < 0: none yet */
 	uint64_t interval_packets;       /* frames in the current interval */
-	/* Decoded packets prepared (hashed, slots prefetched) but not yet
-	 * counted: committing a batch at once overlaps the cache misses of
-	 * its packets. Committed in order before anything reads the tables. */
+	/* Decoded packets on their way to being counted, in a ring: a packet
+	 * is prepared (hashed, its table slots prefetched) on arrival, fetched
+	 * (the entries its slots name prefetched) PIPELINE_DEPTH packets later
+	 * and committed (counted) PIPELINE_DEPTH after that, so each of its
+	 * dependent cache misses has the work of PIPELINE_DEPTH other packets
+	 * to hide behind. Committed in order; drained before anything reads
+	 * the tables. */
 	struct pending {
 		struct pkt_info p;
 		struct agg_ident id;
 		enum ew_dir dir;
 		struct agg_prep pr;
-	} q[PIPELINE_BATCH];
-	unsigned nq;
+	} q[2 * PIPELINE_DEPTH];
+	unsigned head, nq;      /* next slot to fill; packets not yet committed */
 };
 
+/* The pending packet that arrived age packets before the newest. */
+static struct pending *pending_at(struct pipeline *pl, unsigned age)
+{
+	return &pl->q[(pl->head - 1 - age) % (2 * PIPELINE_DEPTH)];
+}
+
+static void fetch(struct pipeline *pl, struct pending *q)
+{
+	agg_fetch(pl->agg, q->dir, &q->pr);
+}
+
+static void commit(struct pipeline *pl, struct pending *q)
+{
+	agg_commit(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
+}
+
+/* Commits every pending packet, oldest first; those younger than
+ * PIPELINE_DEPTH have not been fetched yet. */
 static void drain(struct pipeline *pl)
 {
-	for (unsigned i = 0; i < pl->nq; i++)
-		agg_fetch(pl->agg, pl->q[i].dir, &pl->q[i].pr);
-	for (unsigned i = 0; i < pl->nq; i++) {
-		struct pending *q = &pl->q[i];
-		agg_commit(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
+	for (unsigned age = 0; age < pl->nq && age < PIPELINE_DEPTH; age++)
+		fetch(pl, pending_at(pl, age));
+	while (pl->nq) {
+		pl->nq--;
+		commit(pl, pending_at(pl, pl->nq));
 	}
-	pl->nq = 0;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_params *p, struct prefix_table *internal,
@@ -158,7 +179,7 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 		pl->stats.last_ts = ts;
 	pl->stats.packets_seen++;
 	pl->interval_packets++;
-	struct pending *q = &pl->q[pl->nq];
+	struct pending *q = &pl->q[pl->head % (2 * PIPELINE_DEPTH)];
 	enum decode_result rc = decode_packet(&pl->params.decode, dlt, frame, caplen, len, &q->p);
 	if (rc != DECODE_OK) {
 		pl->stats.undecoded[rc]++;
@@ -171,8 +192,13 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 		q->id.name_id = pl->idmap ? identity_map_lookup(pl->idmap, &q->id.addr) : 0;
 	}
 	agg_prepare(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
-	if (++pl->nq == PIPELINE_BATCH)
-		drain(pl);
+	pl->head++;
+	if (++pl->nq > PIPELINE_DEPTH)
+		fetch(pl, pending_at(pl, PIPELINE_DEPTH));
+	if (pl->nq == 2 * PIPELINE_DEPTH) {
+		pl->nq--;
+		commit(pl, pending_at(pl, pl->nq));
+	}
 }
 
 void pipeline_advance(struct pipeline *pl, double now)

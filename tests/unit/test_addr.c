@@ -35,6 +35,20 @@ static void test_parse_v4_is_mapped(void)
 	CHECK_STREQ(fmt("::ffff:c000:201"), "192.0.2.1");
 }
 
+/* addr_from_v4 (the decoder's) builds its words in registers: every byte of
+ * the 16 must still be the mapped form, over whatever the address held. */
+static void test_from_v4_bytes(void)
+{
+	static const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 7};
+	ew_addr a;
+	memset(&a, 0xa5, sizeof(a));
+	addr_from_v4(&a, want + 12);
+	CHECK(memcmp(a.b, want, 16) == 0);
+	ew_addr p;
+	CHECK(addr_parse("198.51.100.7", &p) == 0);
+	CHECK(addr_eq(&a, &p));
+}
+
 static void test_parse_rejects_garbage(void)
 {
 	static const char *bad[] = {
@@ -184,6 +198,6 @@ static void test_seed_random(void)
 	CHECK(hash_bytes(&a, "x", 1) != hash_bytes(&b, "x", 1));
 }
 
-TEST_MAIN(test_parse_v4_is_mapped, test_parse_rejects_garbage, test_format_rfc5952,
+TEST_MAIN(test_parse_v4_is_mapped, test_from_v4_bytes, test_parse_rejects_garbage, test_format_rfc5952,
 	  test_format_matches_inet_ntop, test_cidr, test_mask, test_siphash13_vectors,
 	  test_seed_random)
