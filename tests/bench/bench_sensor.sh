@@ -11,10 +11,13 @@
 #         (said so in the output).
 # Both are kept in $BENCH_DIR (build/bench) and reused while their arguments
 # are unchanged. For each: build/tools/bench/bare_loop and `egress-sensor
-# -r F --summary`, alternating, best of BENCH_RUNS (default 3) each, both
+# -r F --summary`, alternating, BENCH_RUNS (default 5) passes each, both
 # timed as whole processes with their peak RSS by build/tools/bench/rss_run;
 # the ratio with its target (>= 0.5 header-only, >= 0.8 full-size: PASS or
-# MISS, never a failure), and whether the sensor's egress and ingress
+# MISS, never a failure) as the median over the passes of each bare pass's
+# time over the sensor pass run right after it (this shared VM's speed
+# drifts by a third from minute to minute: a ratio of neighbours follows
+# the drift, best against best need not), and the best-of ratio beside it, and whether the sensor's egress and ingress
 # totals and every source's bytes equal what pcapgen wrote (those are
 # tests: a mismatch fails). Then the agg memory per identity, per
 # identity-destination pair and per flow, from the summary's memory_bytes
@@ -30,7 +33,7 @@ RSS=$BUILD/tools/bench/rss_run
 OUT=${BENCH_DIR:-$BUILD/bench}
 N=${BENCH_SENSOR_N:-5000000}
 FULL_N=${BENCH_SENSOR_FULL_N:-auto}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 COMMON="--sources 4000 --dests 40000 --vlan 10 --v6 20 --ingress 30 --udp 20 --seed 7"
 mkdir -p "$OUT"
 ROWS=$OUT/sensor.rows
@@ -94,17 +97,21 @@ bench() {
 	row "$label: file size" "$(du -h "$f" | cut -f1)"
 	# Bare and sensor passes alternate, so a burst of load from elsewhere on
 	# the machine hits both sides alike; each side keeps its best pass.
-	local bare=0 bare_rss=0 best=0 rss=0 w r
+	local bare=0 bare_rss=0 best=0 rss=0 w r bw pairs=""
+	# One pass unmeasured first, so the file is in the page cache for all.
+	"$BARE" -r 1 "$f" >/dev/null || { fail "$label: bare_loop"; return; }
 	for _ in $(seq "$RUNS"); do
 		"$RSS" -o "$TMP/bare.rss" "$BARE" -r 1 "$f" >"$TMP/bare.json" || { fail "$label: bare_loop"; return; }
 		# Whole-process wall time on both sides (exec, setup, exit included).
 		r=$(jget "$TMP/bare.rss" "round($n / d['wall_s'])")
 		[ "$r" -gt "$bare" ] && bare=$r
+		bw=$(jget "$TMP/bare.rss" "d['wall_s']")
 		bare_rss=$(jget "$TMP/bare.rss" "d['max_rss_kb']")
 		[ "$have_sensor" = 1 ] || continue
 		"$RSS" -o "$TMP/s.rss" "$SENSOR" -r "$f" --summary --no-progress >"$TMP/s.json" 2>"$TMP/s.err" ||
 			{ fail "$label: egress-sensor exited $(jget "$TMP/s.rss" "d['exit']")"; head -5 "$TMP/s.err"; return; }
 		w=$(jget "$TMP/s.rss" "d['wall_s']")
+		pairs="$pairs $bw/$w"
 		r=$(jget "$TMP/s.rss" "d['max_rss_kb']")
 		[ "$rss" -lt "$r" ] && rss=$r
 		python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) == 0 or float(sys.argv[2]) < float(sys.argv[1]) else 1)" "$best" "$w" &&
@@ -118,14 +125,19 @@ bench() {
 	row "$label: bare loop packets/s" "$bare"
 	row "$label: bare loop peak RSS" "$bare_rss KiB"
 	[ "$have_sensor" = 1 ] || return
-	local rate rt st
+	local rate rt rb st
 	rate=$(python3 -c "import sys; print(round(int(sys.argv[1]) / float(sys.argv[2])))" "$n" "$best")
-	rt=$(ratio "$rate" "$bare")
+	rb=$(ratio "$rate" "$bare")
+	# Per pass: bare time / sensor time (the sensor's rate over the bare
+	# loop's); the median of those is the figure held against the target.
+	rt=$(python3 -c "import statistics, sys; print(f'{statistics.median(float(b) / float(s) for b, s in (p.split(\"/\") for p in sys.argv[1:])):.3f}')" $pairs)
 	ge "$rt" "$target" && st=PASS || st=MISS
 	echo "$label: egress-sensor --summary $rate packets/s (best of $RUNS, ${best}s), peak RSS $rss KiB"
-	echo "$label: ratio sensor/bare $rt (target >= $target): $st"
+	echo "$label: ratio sensor/bare per pass (bare s / sensor s):$pairs"
+	echo "$label: ratio sensor/bare $rt, median of $RUNS neighbouring passes (target >= $target): $st; best against best $rb"
 	row "$label: egress-sensor packets/s" "$rate"
-	row "$label: ratio sensor / bare loop" "$rt" ">= $target" "$st"
+	row "$label: ratio sensor / bare loop (median of $RUNS neighbouring passes)" "$rt" ">= $target" "$st"
+	row "$label: ratio, best pass against best pass" "$rb"
 	row "$label: egress-sensor peak RSS" "$rss KiB"
 	# The sensor must count exactly what was written.
 	local chk
