@@ -14,6 +14,11 @@
 #include "pipeline.h"
 #include "banned.h"
 
+/* Slots in the ring of packets in flight. head counts packets and wraps at
+ * 2^32, so head % RING stays continuous only for a power of two. */
+#define RING (2 * PIPELINE_DEPTH)
+_Static_assert((RING & (RING - 1)) == 0, "PIPELINE_DEPTH must be a power of 2");
+
 struct pipeline {
 	struct pipeline_params params;
 	struct prefix_table *internal;
@@ -38,14 +43,14 @@ struct pipeline {
 		struct agg_ident id;
 		enum ew_dir dir;
 		struct agg_prep pr;
-	} q[2 * PIPELINE_DEPTH];
+	} q[RING];
 	unsigned head, nq;      /* next slot to fill; packets not yet committed */
 };
 
 /* The pending packet that arrived age packets before the newest. */
 static struct pending *pending_at(struct pipeline *pl, unsigned age)
 {
-	return &pl->q[(pl->head - 1 - age) % (2 * PIPELINE_DEPTH)];
+	return &pl->q[(pl->head - 1 - age) % RING];
 }
 
 static void fetch(struct pipeline *pl, struct pending *q)
@@ -179,7 +184,7 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 		pl->stats.last_ts = ts;
 	pl->stats.packets_seen++;
 	pl->interval_packets++;
-	struct pending *q = &pl->q[pl->head % (2 * PIPELINE_DEPTH)];
+	struct pending *q = &pl->q[pl->head % RING];
 	enum decode_result rc = decode_packet(&pl->params.decode, dlt, frame, caplen, len, &q->p);
 	if (rc != DECODE_OK) {
 		pl->stats.undecoded[rc]++;
@@ -195,7 +200,7 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 	pl->head++;
 	if (++pl->nq > PIPELINE_DEPTH)
 		fetch(pl, pending_at(pl, PIPELINE_DEPTH));
-	if (pl->nq == 2 * PIPELINE_DEPTH) {
+	if (pl->nq == RING) {
 		pl->nq--;
 		commit(pl, pending_at(pl, pl->nq));
 	}

@@ -17,7 +17,8 @@
 # MISS, never a failure) as the median over the passes of each bare pass's
 # time over the sensor pass run right after it (this shared VM's speed
 # drifts by a third from minute to minute: a ratio of neighbours follows
-# the drift, best against best need not), and the best-of ratio beside it, and whether the sensor's egress and ingress
+# the drift, best against best need not), the best-of ratio beside it, and
+# whether the sensor's egress and ingress
 # totals and every source's bytes equal what pcapgen wrote (those are
 # tests: a mismatch fails). Then the agg memory per identity, per
 # identity-destination pair and per flow, from the summary's memory_bytes
@@ -96,7 +97,8 @@ bench() {
 	row "$label: packets" "$n"
 	row "$label: file size" "$(du -h "$f" | cut -f1)"
 	# Bare and sensor passes alternate, so a burst of load from elsewhere on
-	# the machine hits both sides alike; each side keeps its best pass.
+	# the machine hits both sides alike; each pass pair's times are kept
+	# for the median ratio, and each side's best pass for the rates.
 	local bare=0 bare_rss=0 best=0 rss=0 w r bw pairs=""
 	# One pass unmeasured first, so the file is in the page cache for all.
 	"$BARE" -r 1 "$f" >/dev/null || { fail "$label: bare_loop"; return; }
