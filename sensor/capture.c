@@ -1,20 +1,37 @@
 /*
  * capture: libpcap handles for files and live interfaces (see capture.h).
  */
+#include <errno.h>
 #include <pcap/pcap.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "capture.h"
 #include "banned.h"
 
-pcap_t *capture_open_file(const char *path, char *err, size_t errlen)
+pcap_t *capture_open_file(const char *path, char *buf, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
-	if (!p)
-		snprintf(err, errlen, "%s: %s", path, ebuf);
-	return p;
+	bool is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Before the first read, as setvbuf requires. */
+	if (setvbuf(f, buf, _IOFBF, CAPTURE_FILE_BUF) != 0) {
+		snprintf(err, errlen, "%s: cannot set its read buffer", path);
+		goto out_close;
+	}
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (p)
+		return p;
+	snprintf(err, errlen, "%s: %s", path, ebuf);
+out_close:
+	if (!is_stdin)
+		fclose(f);
+	return NULL;
 }
 
 int capture_filter_expr(const char *user, const struct redis_addr *exclude, char *buf, size_t n)

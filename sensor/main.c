@@ -48,6 +48,7 @@ struct sensor {
 	struct opts o;
 	struct sensor_config cfg;
 	pcap_t *pcap;
+	char *file_buf;                 /* -r: the FILE's read buffer, freed after pcap_close */
 	int dlt;
 	struct pipeline *pl;
 	/* --summary: the single whole-capture report */
@@ -560,7 +561,11 @@ int main(int argc, char **argv)
 	}
 
 	if (s.o.file) {
-		s.pcap = capture_open_file(s.o.file, err, sizeof(err));
+		s.file_buf = malloc(CAPTURE_FILE_BUF);
+		if (!s.file_buf)
+			snprintf(err, sizeof(err), "out of memory");
+		else
+			s.pcap = capture_open_file(s.o.file, s.file_buf, err, sizeof(err));
 		struct stat st;
 		if (s.pcap && stat(s.o.file, &st) == 0)
 			s.file_size = st.st_size;
@@ -625,6 +630,7 @@ out_close_pcap:
 		event_base_free(s.base);
 	pcap_close(s.pcap);
 out_free_config:
+	free(s.file_buf);
 	free(s.idmap_file);
 	identity_map_free(idmap);
 	prefix_table_free(internal);

@@ -34,6 +34,15 @@ check() {   # check NAME CAPTURE
 
 "$BUILD/tools/gen/pcapgen" --scenario demo --days 1 -o "$TMP/demo.pcap" 2>/dev/null &&
 	check demo-1day "$TMP/demo.pcap" || fail "pcapgen --scenario demo failed"
+# The same capture on standard input ("-r -" opens stdin, not a file).
+if [ -z "${GOLDEN_UPDATE:-}" ] && [ -s "$TMP/demo.pcap" ]; then
+	if "$SENSOR" -r - --summary --no-progress <"$TMP/demo.pcap" >"$TMP/stdin.json" 2>"$TMP/err" &&
+		diff <(norm "$G/demo-1day.json") <(norm "$TMP/stdin.json") >"$TMP/diff"; then
+		pass "demo-1day read from standard input (-r -): summary equals the golden file"
+	else
+		fail "demo-1day from standard input: $(head -n 1 "$TMP/err") $(head -n 6 "$TMP/diff" | tr '\n' ' ')"
+	fi
+fi
 
 if [ ! -d "$PCAPS/corpus/real" ]; then
 	skip "golden: $PCAPS is absent (it sits beside the clone in CI); real captures not checked"

@@ -6,11 +6,20 @@
 . "$(dirname "$0")/../lib.sh"
 S=$SENSOR
 [ -x "$TOP/build-asan/egress-sensor" ] && S=$TOP/build-asan/egress-sensor
+echo "sensor under test: $S"
+# A capture that is not there: exit 2 and one line naming it once.
+"$S" -r "$TMP/no-such.pcap" --summary --no-progress >"$TMP/out" 2>"$TMP/err"
+rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$TMP/out" ] &&
+	[ "$(cat "$TMP/err")" = "egress-sensor: $TMP/no-such.pcap: No such file or directory" ]; then
+	pass "missing capture: exit 2, \"$(cat "$TMP/err")\""
+else
+	fail "missing capture: exit $rc, stderr \"$(head -c 200 "$TMP/err")\""
+fi
 if [ ! -d "$PCAPS/corpus/malformed" ]; then
 	skip "malformed: $PCAPS is absent (it sits beside the clone in CI)"
 	finish; exit
 fi
-echo "sensor under test: $S"
 declare -A want
 while IFS=$'\t' read -r file _ _ _ _ _ _ cat _ _ _ status packets _; do
 	[ "$cat" = malformed ] && { [ "$status" = OK ] || [ "$status" = READ_ERR ]; } && want[$file]=$packets
