@@ -2,10 +2,10 @@
  * capture: opening libpcap handles the way the sensor needs them.
  *
  * Offline files open with nanosecond timestamps (pcap and pcapng), read
- * through a caller's buffer of CAPTURE_FILE_BUF bytes. Live
- * interfaces open with the configured snaplen, kernel buffer and BPF filter,
- * non-blocking for the event loop; the filter excludes the sensor's own
- * Redis traffic unless told not to, so reporting never counts itself.
+ * through a caller's buffer of CAPTURE_FILE_BUF bytes. Live interfaces open
+ * with the configured snaplen, kernel buffer and BPF filter, non-blocking
+ * for the event loop; the filter excludes the sensor's own Redis traffic
+ * unless told not to, so reporting never counts itself.
  */
 #ifndef EW_CAPTURE_H
 #define EW_CAPTURE_H
@@ -21,8 +21,8 @@
  * The stdio buffer a capture file is read through. libpcap reads a savefile
  * with two freads a packet from a FILE with stdio's default buffer (4 KiB
  * here): a read(2) every 28 header-only or 3 full-size packets. 64 KiB
- * cuts the calls 16-fold; 256 KiB and 1 MiB measured slower (each refill
- * then streams through more of the cache than it has).
+ * cuts the calls 16-fold and made a bare loop 1.4-2x as fast; 256 KiB and
+ * 1 MiB made it slower than 64 KiB (README, Performance).
  */
 #define CAPTURE_FILE_BUF (64 * 1024)
 
