@@ -26,6 +26,18 @@ static void lit(struct jw *w, const char *s)
 	fputs_unlocked(s, w->f);
 }
 
+/* A line break and the indent of the current depth. */
+static void newline(struct jw *w)
+{
+	static const char spaces[] = "                                ";
+	putc_unlocked('\n', w->f);
+	for (unsigned n = 2 * w->depth; n;) {
+		unsigned k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+		fwrite_unlocked(spaces, 1, k, w->f);
+		n -= k;
+	}
+}
+
 /* Before a key or a value: the comma, the line break and the indent. */
 static void item(struct jw *w)
 {
@@ -36,9 +48,7 @@ static void item(struct jw *w)
 	if (w->depth) {
 		if (!w->first)
 			putc_unlocked(',', w->f);
-		putc_unlocked('\n', w->f);
-		for (unsigned i = 0; i < 2 * w->depth; i++)
-			putc_unlocked(' ', w->f);
+		newline(w);
 	}
 	w->first = false;
 }
@@ -58,6 +68,19 @@ static bool utf8_valid(const unsigned char *s)
 	return true;
 }
 
+/* The two-character escapes jansson writes for these control bytes. */
+static const char *short_escape(unsigned char c)
+{
+	switch (c) {
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	}
+	return NULL;
+}
+
 /* A JSON string: quotes, backslashes and control bytes escaped; a string
  * that is not UTF-8 (a file name may not be) has its high bytes as '?',
  * so the document stays valid JSON. */
@@ -71,6 +94,8 @@ static void str(struct jw *w, const char *s)
 		if (*p == '"' || *p == '\\') {
 			putc_unlocked('\\', w->f);
 			putc_unlocked(*p, w->f);
+		} else if (*p < 0x20 && short_escape(*p)) {
+			lit(w, short_escape(*p));
 		} else if (*p < 0x20) {
 			lit(w, "\\u00");
 			putc_unlocked(hex[*p >> 4], w->f);
@@ -82,10 +107,13 @@ static void str(struct jw *w, const char *s)
 	putc_unlocked('"', w->f);
 }
 
+/* Keys are our own ASCII names: nothing to escape. */
 static void key(struct jw *w, const char *k)
 {
-	str(w, k);
-	lit(w, ": ");
+	item(w);
+	putc_unlocked('"', w->f);
+	lit(w, k);
+	lit(w, "\": ");
 	w->after_key = true;
 }
 
@@ -134,11 +162,8 @@ static void open_(struct jw *w, char c)
 static void close_(struct jw *w, char c)
 {
 	w->depth--;
-	if (!w->first) {
-		putc_unlocked('\n', w->f);
-		for (unsigned i = 0; i < 2 * w->depth; i++)
-			putc_unlocked(' ', w->f);
-	}
+	if (!w->first)
+		newline(w);
 	putc_unlocked(c, w->f);
 	w->first = false;
 }
