@@ -19,21 +19,50 @@ struct jw {
 	unsigned depth;
 	bool first;             /* nothing yet in the open container */
 	bool after_key;         /* the next value follows "key": on its line */
+	size_t n;               /* bytes in buf */
+	char buf[1 << 16];      /* the document is built here and written whole:
+				 * a stdio call per token cost more than the rest */
 };
+
+static void flush_buf(struct jw *w)
+{
+	fwrite_unlocked(w->buf, 1, w->n, w->f);
+	w->n = 0;
+}
+
+static void out(struct jw *w, const char *s, size_t n)
+{
+	if (n > sizeof(w->buf) - w->n) {
+		flush_buf(w);
+		if (n > sizeof(w->buf)) {
+			fwrite_unlocked(s, 1, n, w->f);
+			return;
+		}
+	}
+	memcpy(w->buf + w->n, s, n);
+	w->n += n;
+}
+
+static void ch(struct jw *w, char c)
+{
+	if (w->n == sizeof(w->buf))
+		flush_buf(w);
+	w->buf[w->n++] = c;
+}
 
 static void lit(struct jw *w, const char *s)
 {
-	fputs_unlocked(s, w->f);
+	out(w, s, strlen(s));
 }
 
 /* A line break and the indent of the current depth. */
 static void newline(struct jw *w)
 {
 	static const char spaces[] = "                                ";
-	putc_unlocked('\n', w->f);
+	ch(w, '\n');
 	for (unsigned n = 2 * w->depth; n;) {
 		unsigned k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-		fwrite_unlocked(spaces, 1, k, w->f);
+		out(w, spaces, k);
 		n -= k;
 	}
 }
@@ -47,7 +76,7 @@ static void item(struct jw *w)
 	}
 	if (w->depth) {
 		if (!w->first)
-			putc_unlocked(',', w->f);
+			ch(w, ',');
 		newline(w);
 	}
 	w->first = false;
@@ -89,29 +118,35 @@ static void str(struct jw *w, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	bool utf8 = utf8_valid((const unsigned char *)s);
 	item(w);
-	putc_unlocked('"', w->f);
+	ch(w, '"');
+	size_t plain = 0;
+	while (s[plain] && s[plain] != '"' && s[plain] != '\\' && (unsigned char)s[plain] >= 0x20 &&
+	       (utf8 || (unsigned char)s[plain] < 0x80))
+		plain++;
+	out(w, s, plain);
+	s += plain;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '"' || *p == '\\') {
-			putc_unlocked('\\', w->f);
-			putc_unlocked(*p, w->f);
+			ch(w, '\\');
+			ch(w, *p);
 		} else if (*p < 0x20 && short_escape(*p)) {
 			lit(w, short_escape(*p));
 		} else if (*p < 0x20) {
 			lit(w, "\\u00");
-			putc_unlocked(hex[*p >> 4], w->f);
-			putc_unlocked(hex[*p & 15], w->f);
+			ch(w, hex[*p >> 4]);
+			ch(w, hex[*p & 15]);
 		} else {
-			putc_unlocked(*p >= 0x80 && !utf8 ? '?' : *p, w->f);
+			ch(w, *p >= 0x80 && !utf8 ? '?' : *p);
 		}
 	}
-	putc_unlocked('"', w->f);
+	ch(w, '"');
 }
 
 /* Keys are our own ASCII names: nothing to escape. */
 static void key(struct jw *w, const char *k)
 {
 	item(w);
-	putc_unlocked('"', w->f);
+	ch(w, '"');
 	lit(w, k);
 	lit(w, "\": ");
 	w->after_key = true;
@@ -122,7 +157,7 @@ static void u64(struct jw *w, uint64_t v)
 	char tmp[UNITS_U64_DIGITS];
 	const char *d = units_format_u64(v, tmp);
 	item(w);
-	fwrite_unlocked(d, 1, (size_t)(tmp + sizeof(tmp) - d), w->f);
+	out(w, d, (size_t)(tmp + sizeof(tmp) - d));
 }
 
 /* As jansson writes a real: 17 significant digits, always a '.' or an
@@ -140,10 +175,10 @@ static void real(struct jw *w, double d)
 			lit(w, ".0");
 		return;
 	}
-	fwrite_unlocked(tmp, 1, (size_t)(e - tmp) + 1, w->f);
+	out(w, tmp, (size_t)(e - tmp) + 1);
 	char *x = e + 1;
 	if (*x == '-')
-		putc_unlocked(*x, w->f);
+		ch(w, *x);
 	if (*x == '-' || *x == '+')
 		x++;
 	while (x[0] == '0' && x[1])
@@ -154,7 +189,7 @@ static void real(struct jw *w, double d)
 static void open_(struct jw *w, char c)
 {
 	item(w);
-	putc_unlocked(c, w->f);
+	ch(w, c);
 	w->depth++;
 	w->first = true;
 }
@@ -164,7 +199,7 @@ static void close_(struct jw *w, char c)
 	w->depth--;
 	if (!w->first)
 		newline(w);
-	putc_unlocked(c, w->f);
+	ch(w, c);
 	w->first = false;
 }
 
@@ -262,6 +297,7 @@ int summary_write(FILE *f, const struct summary_input *in)
 		identity(&w, &in->report->ids[i]);
 	close_(&w, ']');
 	close_(&w, '}');
-	putc_unlocked('\n', f);
+	ch(&w, '\n');
+	flush_buf(&w);
 	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

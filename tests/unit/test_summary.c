@@ -166,4 +166,43 @@ static void test_non_utf8_name(void)
 	free(doc);
 }
 
-TEST_MAIN(test_layout_matches_jansson, test_non_utf8_name)
+/* A document many times the writer's buffer: what crosses its flushes is
+ * still jansson's document. */
+static void test_large_document(void)
+{
+	enum { N = 3000 };
+	struct report_dest d[2] = {
+	    dest("203.0.113.9", 443, 6, 1000, 2),
+	    dest("2001:db8::1234:5678", 8443, 17, 77, 1),
+	};
+	struct report_identity *ids = calloc(N, sizeof(*ids));
+	CHECK(ids != NULL);
+	if (!ids)
+		return;
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i].name, sizeof(ids[i].name), "workload-%d\t%s", i,
+			 i % 7 ? "" : "\"x\"");
+		ids[i].out_bytes = 1000u * (unsigned)(N - i);
+		ids[i].flows = (unsigned)i;
+		ids[i].dests = d;
+		ids[i].ndests = (size_t)(i % 3);
+	}
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	r.ids = ids;
+	r.nids = N;
+	struct pipeline_stats st;
+	memset(&st, 0, sizeof(st));
+	struct summary_input in = {.source = "big.pcap", .report = &r, .stats = &st};
+	char *doc = write_summary(&in);
+	char *want = doc ? jansson_redump(doc) : NULL;
+	CHECK(doc && strlen(doc) > 4 * 65536);
+	CHECK(want != NULL);
+	if (doc && want)
+		CHECK(strcmp(doc, want) == 0);
+	free(want);
+	free(doc);
+	free(ids);
+}
+
+TEST_MAIN(test_layout_matches_jansson, test_non_utf8_name, test_large_document)
