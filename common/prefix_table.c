@@ -494,18 +494,26 @@ bool prefix_table_lookup(const struct prefix_table *t, const ew_addr *a, uint32_
 	return false;
 }
 
+/* The lookup behind prefix_table_contains, out of line so that the bitmap
+ * test, all that most packets need, stays small enough to inline. */
+static __attribute__((noinline)) bool contains_lookup(const struct prefix_table *t,
+						       const ew_addr *a)
+{
+	uint32_t v;
+	return prefix_table_lookup(t, a, &v);
+}
+
 bool prefix_table_contains(const struct prefix_table *t, const ew_addr *a)
 {
 	uint64_t hi = rd_be64(a->b), lo = rd_be64(a->b + 8);
-	uint32_t v;
 	if (hi == 0 && (lo >> 32) == 0xffff) {
 		uint32_t b = (uint32_t)lo >> 16;
 		if (t->v4_fallback_len || bit_get(t->v4_full, b))
 			return true;
-		return bit_get(t->v4_part, b) && lookup_v4(t, (uint32_t)lo, &v);
+		return bit_get(t->v4_part, b) && contains_lookup(t, a);
 	}
 	uint32_t b = (uint32_t)(hi >> 48);
 	if (bit_get(t->v6_full, b))
 		return true;
-	return bit_get(t->v6_part, b) && prefix_table_lookup(t, a, &v);
+	return bit_get(t->v6_part, b) && contains_lookup(t, a);
 }

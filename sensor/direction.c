@@ -13,7 +13,10 @@ bool direction_is_internal(const struct prefix_table *internal, const ew_addr *a
 	return internal && prefix_table_contains(internal, a);
 }
 
-enum ew_dir direction_classify(const struct prefix_table *internal, const struct pkt_info *p)
+/* flatten: the two membership tests inlined (under link-time optimisation,
+ * across modules), as this runs for every packet. */
+__attribute__((flatten)) enum ew_dir direction_classify(const struct prefix_table *internal,
+							 const struct pkt_info *p)
 {
 	bool src = direction_is_internal(internal, &p->src);
 	bool dst = direction_is_internal(internal, &p->dst);
