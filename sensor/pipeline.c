@@ -149,10 +149,10 @@ static void flush_interval(struct pipeline *pl, double end)
 	}
 }
 
-/* Moves the clock to t: closes the current interval if t is past it, and
- * covers a silent stretch with one empty report (the sensor saw nothing,
- * which is not the same as not watching). */
-static void clock_to(struct pipeline *pl, double t)
+/* Starts the first interval at t, or closes the current one, t being past
+ * it, and covers a silent stretch with one empty report (the sensor saw
+ * nothing, which is not the same as not watching). */
+static __attribute__((noinline)) void clock_move(struct pipeline *pl, double t)
 {
 	double iv = pl->params.flush_interval;
 	if (pl->start < 0) {
@@ -160,8 +160,6 @@ static void clock_to(struct pipeline *pl, double t)
 		pl->end = iv > 0 ? pl->start + iv : INFINITY;
 		return;
 	}
-	if (t < pl->end)
-		return;
 	flush_interval(pl, pl->end);
 	double next = floor(t / iv) * iv;
 	if (next > pl->end) {
@@ -170,6 +168,14 @@ static void clock_to(struct pipeline *pl, double t)
 	}
 	pl->start = next;
 	pl->end = next + iv;
+}
+
+/* Moves the clock to t; per packet, so the common case (t in the current
+ * interval) is a comparison here and the rest is out of line. */
+static inline void clock_to(struct pipeline *pl, double t)
+{
+	if (pl->start < 0 || !(t < pl->end))
+		clock_move(pl, t);
 }
 
 void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *frame,
