@@ -34,8 +34,8 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS    += -fsanitize=$(SANITIZE)
 else
 # The two programs are linked with link-time optimisation: a packet's path
-# runs through five modules, and inlining across them saves the sensor 7%
-# of its instructions. The objects carry their machine code as well (fat),
+# runs through five modules, and inlining across them saves the sensor
+# about 4% of its instructions (callgrind: 1,209 -> 1,165 a packet). The objects carry their machine code as well (fat),
 # so the test and tool binaries link without it. The link compiles again:
 # it needs the optimisation, debug and path flags too (reproducible).
 ALL_CFLAGS   += -flto=auto -ffat-lto-objects

@@ -119,13 +119,16 @@ static void str(struct jw *w, const char *s)
 	bool utf8 = utf8_valid((const unsigned char *)s);
 	item(w);
 	ch(w, '"');
-	size_t plain = 0;
-	while (s[plain] && s[plain] != '"' && s[plain] != '\\' && (unsigned char)s[plain] >= 0x20 &&
-	       (utf8 || (unsigned char)s[plain] < 0x80))
-		plain++;
-	out(w, s, plain);
-	s += plain;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* A run that needs no escape goes in one copy. */
+		size_t run = 0;
+		while (p[run] && p[run] != '"' && p[run] != '\\' && p[run] >= 0x20 &&
+		       (utf8 || p[run] < 0x80))
+			run++;
+		out(w, (const char *)p, run);
+		p += run;
+		if (!*p)
+			break;
 		if (*p == '"' || *p == '\\') {
 			ch(w, '\\');
 			ch(w, *p);
@@ -136,7 +139,7 @@ static void str(struct jw *w, const char *s)
 			ch(w, hex[*p >> 4]);
 			ch(w, hex[*p & 15]);
 		} else {
-			ch(w, *p >= 0x80 && !utf8 ? '?' : *p);
+			ch(w, '?'); /* a high byte of a string that is not UTF-8 */
 		}
 	}
 	ch(w, '"');

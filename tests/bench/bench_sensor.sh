@@ -214,8 +214,8 @@ bench full "full-size" 0.8
 
 # Instructions per packet, counted by callgrind: unlike time they do not
 # drift with this VM, so a change to the packet path shows in them at once.
-# Over the first BENCH_ICOUNT_N packets (default 1,000,000; callgrind runs
-# some 50 times slower) of the header-only mix, sensor and bare loop alike;
+# Over a capture of BENCH_ICOUNT_N packets (default 1,000,000; callgrind
+# runs some 50 times slower) of the header-only mix, sensor and bare loop alike;
 # the sensor with seccomp off (valgrind's own system calls are not on its
 # list). Their ratio is what the time ratio would be at equal instructions
 # per cycle: stated, not a target.
