@@ -87,4 +87,13 @@ enum decode_result decode_packet(const struct decode_opts *opts, int dlt,
 				 const uint8_t *pkt, uint32_t caplen,
 				 uint32_t len, struct pkt_info *out);
 
+/*
+ * decode_packet without its fast path for the common Ethernet frame: the
+ * general walk alone, which must give the same answer on every frame. For
+ * the tests that hold the two equal; callers use decode_packet.
+ */
+enum decode_result decode_packet_walk(const struct decode_opts *opts, int dlt,
+				      const uint8_t *pkt, uint32_t caplen,
+				      uint32_t len, struct pkt_info *out);
+
 #endif
