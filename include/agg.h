@@ -53,8 +53,9 @@ struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key);
 void agg_free(struct agg *a);
 
 /*
- * Accounts one packet. For egress and lateral, id is the source's identity;
- * for ingress, the destination's; for transit it is ignored (may be NULL).
+ * Accounts one packet. For egress and lateral, id is the source's identity
+ * (id->addr is p->src); for ingress, the destination's (id->addr is
+ * p->dst); for transit it is ignored (may be NULL).
  */
 /* agg_add in steps, for pipelining: agg_prepare hashes the packet's keys
  * and prefetches their index slots; agg_fetch reads those slots and
@@ -63,8 +64,8 @@ void agg_free(struct agg *a);
  * apart (the pipeline does), committing in order, and the cache misses of
  * one packet overlap the work on the others. */
 struct agg_prep {
-	uint64_t hid, hdst, hflow, hpair;
-	uint32_t sid, spair;    /* index slots where the probes start */
+	uint64_t hdst, hflow;
+	uint32_t sid, sflow, spair; /* slots where the probes start */
 };
 void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
 		 struct agg_prep *pr);

@@ -37,6 +37,7 @@
  * identity row (a real one or the overflow bucket), so the sum over rows of
  * out/in/lateral equals the totals, to the byte.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,8 @@ struct ident_ent {
 	uint32_t slot;          /* its index slot (NO_ENTRY: the overflow bucket) */
 	uint32_t name_id;
 	ew_addr addr;
-	uint64_t out_bytes, out_packets, in_bytes, in_packets;
-	uint64_t lateral_bytes, lateral_packets, flows;
+	struct agg_counter by_dir[3]; /* out, in, lateral: indexed by the packet's ew_dir */
+	uint64_t flows;
 };
 
 struct pair_ent {
@@ -227,8 +228,9 @@ void agg_free(struct agg *a)
 }
 
 /* The identity's entry, claiming a free one if it is new; the overflow
- * bucket when the table holds max_identities already. */
-static struct ident_ent *find_ident(struct agg *a, const struct agg_ident *id, uint64_t h,
+ * bucket when the table holds max_identities already. i: the slot its
+ * probe starts at (agg_prepare's). */
+static struct ident_ent *find_ident(struct agg *a, const struct agg_ident *id, uint32_t i,
 				    uint32_t *idx)
 {
 	struct ident_ent *s;
@@ -236,7 +238,6 @@ static struct ident_ent *find_ident(struct agg *a, const struct agg_ident *id, u
 		a->totals.identity_overflow++;
 		goto out_overflow;
 	}
-	uint32_t i = range(h, a->id_cap);
 	for (;;) {
 		uint32_t e = a->id_index[i];
 		if (e >= a->nids || a->ids[e].slot != i)
@@ -273,9 +274,10 @@ out_overflow:
 	return &a->ids[a->overflow];
 }
 
-static void add_pair(struct agg *a, uint32_t ident, uint64_t h, const struct pkt_info *p)
+/* Counts the packet in its pair with identity entry ident, the probe
+ * starting at slot i. */
+static void add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct pkt_info *p)
 {
-	uint32_t i = range(h, a->pair_cap);
 	struct pair_ent *s;
 	for (;;) {
 		uint32_t e = a->pair_index[i];
@@ -306,11 +308,11 @@ static void add_pair(struct agg *a, uint32_t ident, uint64_t h, const struct pkt
 	s->packets = 1;
 }
 
-/* True if the flow is new this interval (and now remembered). */
-static bool add_flow(struct agg *a, uint64_t h)
+/* True if the flow of hash h, its probe starting at slot i, is new this
+ * interval (and now remembered). */
+static bool add_flow(struct agg *a, uint64_t h, uint32_t i)
 {
 	uint64_t want = (uint64_t)a->flow_gen << FLOW_FP_BITS | (h & FLOW_FP_MASK);
-	uint32_t i = range(h, a->flow_cap);
 	for (;;) {
 		uint64_t s = a->flows[i];
 		if (s >> FLOW_FP_BITS != a->flow_gen)
@@ -340,20 +342,16 @@ void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, con
 	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
 	uint64_t hid = 0;
 	if (id)
-		hid = id->name_id ? key_ident(a, id)
-		      : addr_eq(&id->addr, &p->src) ? hsrc
-		      : addr_eq(&id->addr, &p->dst) ? hdst : hash_addr(a, &id->addr);
+		hid = id->name_id ? key_ident(a, id) : dir == DIR_INGRESS ? hdst : hsrc;
 	pr->sid = range(hid, a->id_cap);
 	__builtin_prefetch(&a->id_index[pr->sid]);
 	pr->hflow = key_flow(a, hsrc, hdst, p);
-	__builtin_prefetch(&a->flows[range(pr->hflow, a->flow_cap)]);
-	pr->hid = hid;
+	pr->sflow = range(pr->hflow, a->flow_cap);
+	__builtin_prefetch(&a->flows[pr->sflow]);
 	pr->hdst = hdst;
-	pr->hpair = 0;
 	pr->spair = NO_ENTRY;
 	if (dir == DIR_EGRESS && a->lim.top_n) {
-		pr->hpair = key_pair(a, hid, hdst, p->dport, p->proto);
-		pr->spair = range(pr->hpair, a->pair_cap);
+		pr->spair = range(key_pair(a, hid, hdst, p->dport, p->proto), a->pair_cap);
 		__builtin_prefetch(&a->pair_index[pr->spair]);
 	}
 }
@@ -383,46 +381,36 @@ void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr)
 	}
 }
 
+/* Where each direction's total is, so the packet path indexes it instead of
+ * branching on a direction that is as random as the traffic. */
+static const size_t total_at[] = {
+	[DIR_EGRESS] = offsetof(struct agg_totals, egress),
+	[DIR_INGRESS] = offsetof(struct agg_totals, ingress),
+	[DIR_LATERAL] = offsetof(struct agg_totals, lateral),
+	[DIR_TRANSIT] = offsetof(struct agg_totals, transit),
+};
+
 void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
 		const struct agg_prep *pr)
 {
 	uint64_t bytes = p->ip_bytes;
-	struct agg_counter *total;
-	switch (dir) {
-	case DIR_EGRESS: total = &a->totals.egress; break;
-	case DIR_INGRESS: total = &a->totals.ingress; break;
-	case DIR_LATERAL: total = &a->totals.lateral; break;
-	default:
-		a->totals.transit.packets++;
-		a->totals.transit.bytes += bytes;
-		return;
-	}
+	struct agg_counter *total = (struct agg_counter *)((char *)&a->totals + total_at[dir]);
 	total->packets++;
 	total->bytes += bytes;
+	if (dir == DIR_TRANSIT)
+		return;
 
 	uint32_t idx;
-	struct ident_ent *s = find_ident(a, id, pr->hid, &idx);
-	switch (dir) {
-	case DIR_EGRESS:
-		s->out_bytes += bytes;
-		s->out_packets++;
-		if (dir == DIR_EGRESS && a->lim.top_n) {
-			uint64_t hpair = pr->hpair;
-			if (idx == a->overflow)
-				hpair = key_pair(a, OVERFLOW_HASH, pr->hdst, p->dport, p->proto);
-			add_pair(a, idx, hpair, p);
-		}
-		break;
-	case DIR_INGRESS:
-		s->in_bytes += bytes;
-		s->in_packets++;
-		break;
-	default:
-		s->lateral_bytes += bytes;
-		s->lateral_packets++;
-		break;
+	struct ident_ent *s = find_ident(a, id, pr->sid, &idx);
+	s->by_dir[dir].bytes += bytes;
+	s->by_dir[dir].packets++;
+	if (pr->spair != NO_ENTRY) {
+		uint32_t i = pr->spair;
+		if (idx == a->overflow)
+			i = range(key_pair(a, OVERFLOW_HASH, pr->hdst, p->dport, p->proto), a->pair_cap);
+		add_pair(a, idx, i, p);
 	}
-	if (add_flow(a, pr->hflow))
+	if (add_flow(a, pr->hflow, pr->sflow))
 		s->flows++;
 }
 
@@ -570,12 +558,12 @@ int agg_to_report(const struct agg *a, const char *(*name_of)(void *ctx, uint32_
 			snprintf(ri->name, sizeof(ri->name), "%s", name);
 		else
 			addr_format(&s->addr, ri->name, sizeof(ri->name));
-		ri->out_bytes = s->out_bytes;
-		ri->out_packets = s->out_packets;
-		ri->in_bytes = s->in_bytes;
-		ri->in_packets = s->in_packets;
-		ri->lateral_bytes = s->lateral_bytes;
-		ri->lateral_packets = s->lateral_packets;
+		ri->out_bytes = s->by_dir[DIR_EGRESS].bytes;
+		ri->out_packets = s->by_dir[DIR_EGRESS].packets;
+		ri->in_bytes = s->by_dir[DIR_INGRESS].bytes;
+		ri->in_packets = s->by_dir[DIR_INGRESS].packets;
+		ri->lateral_bytes = s->by_dir[DIR_LATERAL].bytes;
+		ri->lateral_packets = s->by_dir[DIR_LATERAL].packets;
 		ri->flows = s->flows;
 		ri->has_lateral = true;
 		ri->has_flows = true;

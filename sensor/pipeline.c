@@ -30,7 +30,6 @@ struct pipeline {
 	struct pipeline_stats reported;  /* stats at the last flush, for per-report deltas */
 	uint64_t drops_kernel, drops_iface, drops_reported_kernel, drops_reported_iface;
 	double start, end;               /* current interval; start < 0: none yet */
-	uint64_t interval_packets;       /* frames in the current interval */
 	/* Decoded packets on their way to being counted, in a ring: a packet
 	 * is prepared (hashed, its table slots prefetched) on arrival, fetched
 	 * (the entries its slots name prefetched) PIPELINE_DEPTH packets later
@@ -141,7 +140,6 @@ static void flush_interval(struct pipeline *pl, double end)
 		pl->flush(pl->ctx, &r);
 	report_release(&r);
 	agg_reset(pl->agg);
-	pl->interval_packets = 0;
 	if (pl->next_idmap) {
 		identity_map_free(pl->idmap);
 		pl->idmap = pl->next_idmap;
@@ -156,6 +154,8 @@ static __attribute__((noinline)) void clock_move(struct pipeline *pl, double t)
 {
 	double iv = pl->params.flush_interval;
 	if (pl->start < 0) {
+		if (pl->stats.packets_seen == 0)
+			pl->stats.first_ts = t;
 		pl->start = iv > 0 ? floor(t / iv) * iv : t;
 		pl->end = iv > 0 ? pl->start + iv : INFINITY;
 		return;
@@ -184,12 +184,9 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 	clock_to(pl, ts);
 	if (ts < pl->start)
 		pl->stats.late_packets++;
-	if (pl->stats.packets_seen == 0)
-		pl->stats.first_ts = ts;
 	if (ts > pl->stats.last_ts)
 		pl->stats.last_ts = ts;
 	pl->stats.packets_seen++;
-	pl->interval_packets++;
 	struct pending *q = &pl->q[pl->head % RING];
 	enum decode_result rc = decode_packet(&pl->params.decode, dlt, frame, caplen, len, &q->p);
 	if (rc != DECODE_OK) {
