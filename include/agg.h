@@ -14,6 +14,7 @@
 #ifndef EW_AGG_H
 #define EW_AGG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "decode.h"
@@ -53,26 +54,42 @@ struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key);
 void agg_free(struct agg *a);
 
 /*
- * Accounts one packet. For egress and lateral, id is the source's identity
- * (id->addr is p->src); for ingress, the destination's (id->addr is
- * p->dst); for transit it is ignored (may be NULL).
+ * agg_add in steps, for pipelining. agg_prepare hashes the packet's flow
+ * and prefetches its slot. agg_fetch reads the slot: a flow already seen
+ * this interval carries its attribution (direction, identity, pair), so
+ * it returns true with the entries prefetched and nothing more is needed;
+ * false means the caller must attribute the packet (direction, identity)
+ * and pass that to agg_attribute, which prefetches the identity and pair
+ * index slots. agg_commit counts the packet: a known flow's from its slot
+ * (id and dir unused), another's from id and dir. Run the steps a few
+ * packets apart (the pipeline does), committing in order, and the cache
+ * misses of one packet overlap the work on the others.
  */
-/* agg_add in steps, for pipelining: agg_prepare hashes the packet's keys
- * and prefetches their index slots; agg_fetch reads those slots and
- * prefetches the entries they name (neither changes any state); agg_commit,
- * with the same arguments, counts the packet. Run the steps a few packets
- * apart (the pipeline does), committing in order, and the cache misses of
- * one packet overlap the work on the others. */
 struct agg_prep {
-	uint64_t hdst, hflow;
-	uint32_t sid, sflow, spair; /* slots where the probes start */
+	uint64_t hsrc, hdst, hflow;
+	uint32_t sflow;         /* flow slot where the probe starts */
+	bool known;             /* agg_fetch found the flow: */
+	enum ew_dir dir;        /*   its direction (else agg_attribute's), */
+	uint32_t ident, pair;   /*   identity and pair entries (pair NO_ENTRY: untracked) */
+	uint32_t sid, spair;    /* else agg_attribute's index slots (spair UINT32_MAX: no pair) */
 };
-void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
-		 struct agg_prep *pr);
-void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr);
+void agg_prepare(struct agg *a, const struct pkt_info *p, struct agg_prep *pr);
+bool agg_fetch(const struct agg *a, struct agg_prep *pr);
+void agg_attribute(struct agg *a, const struct agg_ident *id, enum ew_dir dir,
+		   const struct pkt_info *p, struct agg_prep *pr);
+/* For a packet agg_attribute prepared: prefetches the entries its index
+ * slots name (only a hint; nothing for a known flow). */
+void agg_fetch_entries(const struct agg *a, const struct agg_prep *pr);
 void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
 		const struct agg_prep *pr);
 
+/*
+ * Accounts one packet. For egress and lateral, id is the source's identity
+ * (id->addr is p->src); for ingress, the destination's (id->addr is
+ * p->dst); for transit it is ignored (may be NULL).
+ * A flow's attribution is its first packet's: later packets of the same
+ * 5-tuple in the interval are counted where it was.
+ */
 void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir,
 	     const struct pkt_info *p);
 

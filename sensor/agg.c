@@ -11,11 +11,18 @@
  *   pairs       the same, each entry (identity entry, destination, port,
  *               proto) + counters, for egress packets: the source of each
  *               identity's top destinations.
- *   flows       slot = one 64-bit word: a 40-bit fingerprint of the keyed
- *               hash of the 5-tuple and a 24-bit generation. The flow table
- *               only answers "seen this interval?", so it need not keep the
- *               tuple; two flows share a fingerprint with odds of about
- *               2^-40 per probe, and then the second is not counted as new.
+ *   flows       slot = 16 bytes: a 48-bit fingerprint of the keyed hash of
+ *               the 5-tuple, a 16-bit generation, and the flow's
+ *               attribution: its identity entry and direction, its pair
+ *               entry. A flow's addresses fix its direction, identity and
+ *               pair for the interval, so a packet of a known flow is
+ *               counted from its slot alone: no classification, no
+ *               identity lookup, no identity or pair probe (agg_fetch).
+ *               The table need not keep the tuple: two flows share a
+ *               fingerprint with odds of about 2^-47 per new flow (a
+ *               packet a year at 10,000 new flows a second is once in
+ *               some 400 years), and keyed hashing keeps an attacker from
+ *               choosing them.
  *
  * Identities and pairs keep their entries dense, in first-use order: the
  * random probes touch a 4-byte index slot instead of a 48- or 80-byte
@@ -46,9 +53,9 @@
 #include "agg.h"
 #include "banned.h"
 
-#define FLOW_FP_BITS 40
+#define FLOW_FP_BITS 48
 #define FLOW_FP_MASK ((1ULL << FLOW_FP_BITS) - 1)
-#define FLOW_GEN_MAX 0xffffffu
+#define FLOW_GEN_MAX 0xffffu
 
 #define NO_ENTRY UINT32_MAX
 
@@ -69,10 +76,16 @@ struct pair_ent {
 	uint64_t bytes, packets;
 };
 
+struct flow_slot {
+	uint64_t tag;           /* generation << FLOW_FP_BITS | fingerprint */
+	uint32_t ident;         /* identity entry << 2 | direction */
+	uint32_t pair;          /* pair entry, NO_ENTRY when not tracked */
+};
+
 struct agg {
 	struct agg_limits lim;
 	struct hash_key key;
-	uint32_t flow_gen;      /* 1..FLOW_GEN_MAX, fits the flow slot's top bits */
+	uint32_t flow_gen;      /* 1..FLOW_GEN_MAX, the flow slot tag's top bits */
 
 	uint32_t *id_index;     /* id_cap slots */
 	struct ident_ent *ids;  /* max_identities + 1 (the overflow bucket) */
@@ -83,7 +96,7 @@ struct agg {
 	struct pair_ent *pairs; /* max_pairs */
 	uint32_t pair_cap, npairs;
 
-	uint64_t *flows;
+	struct flow_slot *flows;
 	uint32_t flow_cap, nflows;
 
 	struct agg_totals totals;
@@ -190,7 +203,9 @@ struct agg *agg_new(const struct agg_limits *lim, const struct hash_key *key)
 	a->overflow = NO_ENTRY;
 	uint64_t ic = slots_for(lim->max_identities), pc = slots_for(lim->max_pairs),
 		 fc = slots_for(lim->max_flows);
-	if (ic >= UINT32_MAX || pc >= UINT32_MAX || fc >= UINT32_MAX)
+	/* A flow slot keeps an identity entry in 30 bits (the config allows 10M). */
+	if (ic >= UINT32_MAX || pc >= UINT32_MAX || fc >= UINT32_MAX ||
+	    lim->max_identities >= (1u << 30))
 		goto out_free;
 	a->id_cap = (uint32_t)ic;
 	a->pair_cap = (uint32_t)pc;
@@ -275,8 +290,8 @@ out_overflow:
 }
 
 /* Counts the packet in its pair with identity entry ident, the probe
- * starting at slot i. */
-static void add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct pkt_info *p)
+ * starting at slot i. Returns the pair's entry, NO_ENTRY if untracked. */
+static uint32_t add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct pkt_info *p)
 {
 	struct pair_ent *s;
 	for (;;) {
@@ -288,14 +303,14 @@ static void add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct pkt
 		    addr_eq(&s->dst, &p->dst)) {
 			s->bytes += p->ip_bytes;
 			s->packets++;
-			return;
+			return e;
 		}
 		if (++i == a->pair_cap)
 			i = 0;
 	}
 	if (a->npairs >= a->lim.max_pairs) {
 		a->totals.pair_overflow++;
-		return;
+		return NO_ENTRY;
 	}
 	a->pair_index[i] = a->npairs;
 	s = &a->pairs[a->npairs++];
@@ -306,67 +321,104 @@ static void add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct pkt
 	s->proto = p->proto;
 	s->bytes = p->ip_bytes;
 	s->packets = 1;
+	return a->npairs - 1;
 }
 
-/* True if the flow of hash h, its probe starting at slot i, is new this
- * interval (and now remembered). */
-static bool add_flow(struct agg *a, uint64_t h, uint32_t i)
+/* The slot for a new flow of hash h, its probe starting at slot i (the
+ * flow is then remembered); NULL if the flow is known already, or if the
+ * table is full (counted). */
+static struct flow_slot *add_flow(struct agg *a, uint64_t h, uint32_t i)
 {
 	uint64_t want = (uint64_t)a->flow_gen << FLOW_FP_BITS | (h & FLOW_FP_MASK);
 	for (;;) {
-		uint64_t s = a->flows[i];
-		if (s >> FLOW_FP_BITS != a->flow_gen)
+		uint64_t t = a->flows[i].tag;
+		if (t >> FLOW_FP_BITS != a->flow_gen)
 			break;
-		if (s == want)
-			return false;
+		if (t == want)
+			return NULL;
 		if (++i == a->flow_cap)
 			i = 0;
 	}
 	if (a->nflows >= a->lim.max_flows) {
 		a->totals.flow_overflow++;
-		return false;
+		return NULL;
 	}
-	a->flows[i] = want;
+	a->flows[i].tag = want;
 	a->nflows++;
-	return true;
+	return &a->flows[i];
 }
 
-void agg_prepare(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
-		 struct agg_prep *pr)
+void agg_prepare(struct agg *a, const struct pkt_info *p, struct agg_prep *pr)
 {
-	if (dir == DIR_TRANSIT)
-		return;
-	/* All hashes first, and a prefetch of each table's first slot, so the
-	 * cache misses overlap: the three of this packet, and, when the caller
-	 * prepares packets ahead of committing them, those of the next ones. */
-	uint64_t hsrc = hash_addr(a, &p->src), hdst = hash_addr(a, &p->dst);
-	uint64_t hid = 0;
-	if (id)
-		hid = id->name_id ? key_ident(a, id) : dir == DIR_INGRESS ? hdst : hsrc;
-	pr->sid = range(hid, a->id_cap);
-	__builtin_prefetch(&a->id_index[pr->sid]);
-	pr->hflow = key_flow(a, hsrc, hdst, p);
+	/* The flow's hash and a prefetch of its slot; the caller runs
+	 * agg_fetch some packets later, when the slot has arrived. */
+	pr->hsrc = hash_addr(a, &p->src);
+	pr->hdst = hash_addr(a, &p->dst);
+	pr->hflow = key_flow(a, pr->hsrc, pr->hdst, p);
 	pr->sflow = range(pr->hflow, a->flow_cap);
 	__builtin_prefetch(&a->flows[pr->sflow]);
-	pr->hdst = hdst;
+}
+
+bool agg_fetch(const struct agg *a, struct agg_prep *pr)
+{
+	uint64_t want = (uint64_t)a->flow_gen << FLOW_FP_BITS | (pr->hflow & FLOW_FP_MASK);
+	uint32_t i = pr->sflow;
+	for (;;) {
+		const struct flow_slot *f = &a->flows[i];
+		if (f->tag >> FLOW_FP_BITS != a->flow_gen)
+			break;
+		if (f->tag == want) {
+			/* Known: its entries, both lines where one straddles two. */
+			pr->known = true;
+			pr->dir = (enum ew_dir)(f->ident & 3);
+			pr->ident = f->ident >> 2;
+			pr->pair = f->pair;
+			__builtin_prefetch(&a->ids[pr->ident]);
+			__builtin_prefetch((const char *)&a->ids[pr->ident + 1] - 1);
+			if (pr->pair != NO_ENTRY) {
+				__builtin_prefetch(&a->pairs[pr->pair]);
+				__builtin_prefetch((const char *)&a->pairs[pr->pair + 1] - 1);
+			}
+			return true;
+		}
+		if (++i == a->flow_cap)
+			i = 0;
+	}
+	pr->known = false;
+	return false;
+}
+
+void agg_attribute(struct agg *a, const struct agg_ident *id, enum ew_dir dir,
+		   const struct pkt_info *p, struct agg_prep *pr)
+{
+	pr->dir = dir;
+	if (dir == DIR_TRANSIT)
+		return;
+	/* The probes' first slots, prefetched for agg_commit. The pair hash
+	 * comes from the identity's hash, not its entry, so both slots can be
+	 * fetched at once. */
+	uint64_t hid = 0;
+	if (id)
+		hid = id->name_id ? key_ident(a, id) : dir == DIR_INGRESS ? pr->hdst : pr->hsrc;
+	pr->sid = range(hid, a->id_cap);
+	__builtin_prefetch(&a->id_index[pr->sid]);
 	pr->spair = NO_ENTRY;
 	if (dir == DIR_EGRESS && a->lim.top_n) {
-		pr->spair = range(key_pair(a, hid, hdst, p->dport, p->proto), a->pair_cap);
+		pr->spair = range(key_pair(a, hid, pr->hdst, p->dport, p->proto), a->pair_cap);
 		__builtin_prefetch(&a->pair_index[pr->spair]);
 	}
 }
 
-void agg_fetch(const struct agg *a, enum ew_dir dir, const struct agg_prep *pr)
+void agg_fetch_entries(const struct agg *a, const struct agg_prep *pr)
 {
 	/* Prefetches are this function's only effect, and GCC's link-time
 	 * optimiser takes a function that writes nothing for pure and deletes
 	 * its calls: the empty volatile asm is an effect it must keep. */
 	__asm__ volatile("");
-	if (dir == DIR_TRANSIT)
+	if (pr->known || pr->dir == DIR_TRANSIT)
 		return;
 	/* Only hints: an index slot may be stale or about to be claimed by an
-	 * earlier packet in flight; any entry below the cap is mapped. Entries
-	 * (80 and 48 bytes) often straddle two cache lines: both are fetched. */
+	 * earlier packet in flight; any entry below the cap is mapped. */
 	uint32_t e = a->id_index[pr->sid];
 	if (e <= a->lim.max_identities) {
 		__builtin_prefetch(&a->ids[e]);
@@ -390,17 +442,44 @@ static const size_t total_at[] = {
 	[DIR_TRANSIT] = offsetof(struct agg_totals, transit),
 };
 
-void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
-		const struct agg_prep *pr)
+static inline void count_total(struct agg *a, enum ew_dir dir, uint64_t bytes)
 {
-	uint64_t bytes = p->ip_bytes;
 	struct agg_counter *total = (struct agg_counter *)((char *)&a->totals + total_at[dir]);
 	total->packets++;
 	total->bytes += bytes;
+}
+
+/* A packet of a known flow: counted where its flow's first packet was. */
+static void commit_known(struct agg *a, const struct pkt_info *p, const struct agg_prep *pr)
+{
+	uint64_t bytes = p->ip_bytes;
+	count_total(a, pr->dir, bytes);
+	struct ident_ent *s = &a->ids[pr->ident];
+	s->by_dir[pr->dir].bytes += bytes;
+	s->by_dir[pr->dir].packets++;
+	if (pr->ident == a->overflow)
+		a->totals.identity_overflow++;
+	if (pr->pair != NO_ENTRY) {
+		a->pairs[pr->pair].bytes += bytes;
+		a->pairs[pr->pair].packets++;
+	} else if (pr->dir == DIR_EGRESS && a->lim.top_n) {
+		a->totals.pair_overflow++;
+	}
+}
+
+void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p,
+		const struct agg_prep *pr)
+{
+	if (pr->known) {
+		commit_known(a, p, pr);
+		return;
+	}
+	uint64_t bytes = p->ip_bytes;
+	count_total(a, dir, bytes);
 	if (dir == DIR_TRANSIT)
 		return;
 
-	uint32_t idx;
+	uint32_t idx, pair = NO_ENTRY;
 	struct ident_ent *s = find_ident(a, id, pr->sid, &idx);
 	s->by_dir[dir].bytes += bytes;
 	s->by_dir[dir].packets++;
@@ -408,16 +487,22 @@ void agg_commit(struct agg *a, const struct agg_ident *id, enum ew_dir dir, cons
 		uint32_t i = pr->spair;
 		if (idx == a->overflow)
 			i = range(key_pair(a, OVERFLOW_HASH, pr->hdst, p->dport, p->proto), a->pair_cap);
-		add_pair(a, idx, i, p);
+		pair = add_pair(a, idx, i, p);
 	}
-	if (add_flow(a, pr->hflow, pr->sflow))
+	struct flow_slot *f = add_flow(a, pr->hflow, pr->sflow);
+	if (f) {
+		f->ident = idx << 2 | dir;
+		f->pair = pair;
 		s->flows++;
+	}
 }
 
 void agg_add(struct agg *a, const struct agg_ident *id, enum ew_dir dir, const struct pkt_info *p)
 {
 	struct agg_prep pr;
-	agg_prepare(a, id, dir, p, &pr);
+	agg_prepare(a, p, &pr);
+	if (!agg_fetch(a, &pr))
+		agg_attribute(a, id, dir, p, &pr);
 	agg_commit(a, id, dir, p, &pr);
 }
 
@@ -435,9 +520,9 @@ void agg_reset(struct agg *a)
 	a->nflows = 0;
 	/* A flow slot is empty when its generation is not the current one;
 	 * only when that wraps must the slots really be cleared, or a flow of
-	 * 2^24 intervals ago would look current. */
+	 * 2^16 intervals ago would look current. */
 	if (++a->flow_gen > FLOW_GEN_MAX) {
-		memset(a->flows, 0, (size_t)a->flow_cap * sizeof(*a->flows));
+		memset(a->flows, 0, a->flows_size);
 		a->flow_gen = 1;
 	}
 }

@@ -16,8 +16,9 @@
 
 /* Slots in the ring of packets in flight. head counts packets and wraps at
  * 2^32, so head % RING stays continuous only for a power of two. */
-#define RING (2 * PIPELINE_DEPTH)
+#define RING (4 * PIPELINE_DEPTH)
 _Static_assert((RING & (RING - 1)) == 0, "PIPELINE_DEPTH must be a power of 2");
+#define STAGES 3        /* a packet is committed STAGES * PIPELINE_DEPTH packets after arriving */
 
 struct pipeline {
 	struct pipeline_params params;
@@ -31,12 +32,15 @@ struct pipeline {
 	uint64_t drops_kernel, drops_iface, drops_reported_kernel, drops_reported_iface;
 	double start, end;               /* current interval; start < 0: none yet */
 	/* Decoded packets on their way to being counted, in a ring: a packet
-	 * is prepared (hashed, its table slots prefetched) on arrival, fetched
-	 * (the entries its slots name prefetched) PIPELINE_DEPTH packets later
-	 * and committed (counted) PIPELINE_DEPTH after that, so each of its
-	 * dependent cache misses has the work of PIPELINE_DEPTH other packets
-	 * to hide behind. Committed in order; drained before anything reads
-	 * the tables. */
+	 * is prepared (its flow hashed, the flow's slot prefetched) on
+	 * arrival; fetched PIPELINE_DEPTH packets later (a known flow's
+	 * entries prefetched; a new flow's packet classified, its identity
+	 * looked up and their index slots prefetched); for a new flow, the
+	 * entries those slots name prefetched PIPELINE_DEPTH after that; and
+	 * committed (counted) PIPELINE_DEPTH after that, so each dependent
+	 * cache miss has the work of PIPELINE_DEPTH other packets to hide
+	 * behind. Committed in order; drained before anything reads the
+	 * tables. */
 	struct pending {
 		struct pkt_info p;
 		struct agg_ident id;
@@ -52,9 +56,23 @@ static struct pending *pending_at(struct pipeline *pl, unsigned age)
 	return &pl->q[(pl->head - 1 - age) % RING];
 }
 
+/* A packet of a flow not yet seen this interval is attributed here, once:
+ * the rest of its flow's packets are counted where it was. */
 static void fetch(struct pipeline *pl, struct pending *q)
 {
-	agg_fetch(pl->agg, q->dir, &q->pr);
+	if (agg_fetch(pl->agg, &q->pr))
+		return;
+	q->dir = direction_classify(pl->internal, &q->p);
+	if (q->dir != DIR_TRANSIT) {
+		q->id.addr = q->dir == DIR_INGRESS ? q->p.dst : q->p.src;
+		q->id.name_id = pl->idmap ? identity_map_lookup(pl->idmap, &q->id.addr) : 0;
+	}
+	agg_attribute(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
+}
+
+static void fetch_entries(struct pipeline *pl, struct pending *q)
+{
+	agg_fetch_entries(pl->agg, &q->pr);
 }
 
 static void commit(struct pipeline *pl, struct pending *q)
@@ -62,12 +80,14 @@ static void commit(struct pipeline *pl, struct pending *q)
 	agg_commit(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
 }
 
-/* Commits every pending packet, oldest first; those younger than
- * PIPELINE_DEPTH have not been fetched yet. */
+/* Commits every pending packet, oldest first, after the stages the
+ * younger ones have not been through. */
 static void drain(struct pipeline *pl)
 {
 	for (unsigned age = 0; age < pl->nq && age < PIPELINE_DEPTH; age++)
 		fetch(pl, pending_at(pl, age));
+	for (unsigned age = 0; age < pl->nq && age < 2 * PIPELINE_DEPTH; age++)
+		fetch_entries(pl, pending_at(pl, age));
 	while (pl->nq) {
 		pl->nq--;
 		commit(pl, pending_at(pl, pl->nq));
@@ -194,16 +214,13 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 		pl->stats.packets_undecoded++;
 		return;
 	}
-	q->dir = direction_classify(pl->internal, &q->p);
-	if (q->dir != DIR_TRANSIT) {
-		q->id.addr = q->dir == DIR_INGRESS ? q->p.dst : q->p.src;
-		q->id.name_id = pl->idmap ? identity_map_lookup(pl->idmap, &q->id.addr) : 0;
-	}
-	agg_prepare(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
+	agg_prepare(pl->agg, &q->p, &q->pr);
 	pl->head++;
 	if (++pl->nq > PIPELINE_DEPTH)
 		fetch(pl, pending_at(pl, PIPELINE_DEPTH));
-	if (pl->nq == RING) {
+	if (pl->nq > 2 * PIPELINE_DEPTH)
+		fetch_entries(pl, pending_at(pl, 2 * PIPELINE_DEPTH));
+	if (pl->nq == STAGES * PIPELINE_DEPTH) {
 		pl->nq--;
 		commit(pl, pending_at(pl, pl->nq));
 	}

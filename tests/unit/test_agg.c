@@ -260,6 +260,62 @@ static void test_pair_and_flow_overflow(void)
 	agg_free(a);
 }
 
+/* A flow's later packets are counted from its flow slot, where its first
+ * packet was: in its identity or the overflow row, in its pair or as
+ * untracked, with every overflow counter counting packets, not flows. */
+static void test_known_flows_count_as_their_first_packet(void)
+{
+	struct agg_limits lim = {2, 3, 100, 10};
+	struct agg *a = agg_new(&lim, &test_key);
+	char src[32], dst[32];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 1; i <= 4; i++) {
+			for (int j = 1; j <= 2; j++) {
+				snprintf(src, sizeof(src), "10.0.0.%d", i);
+				snprintf(dst, sizeof(dst), "192.0.2.%d", j);
+				struct pkt_info p = P(src, dst, 1000, 443, 6, (uint64_t)(100 * i + j));
+				add(a, 0, src, DIR_EGRESS, &p);
+			}
+		}
+	}
+	/* Sources 3 and 4 overflow the identities; the pairs (1, d1), (1, d2)
+	 * and (2, d1) fill the pair table, so (2, d2) and the overflow row's
+	 * two are untracked. */
+	const struct agg_totals *t = agg_totals(a);
+	CHECK_EQ_U64(t->egress.packets, 24);
+	CHECK_EQ_U64(t->identity_overflow, 12);
+	CHECK_EQ_U64(t->pair_overflow, 3 + 12);
+	CHECK_EQ_U64(t->flow_overflow, 0);
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	CHECK(agg_to_report(a, name_of, NULL, &r) == 0);
+	CHECK_EQ_U64(r.nids, 3);
+	const struct report_identity *one = row(&r, "10.0.0.1"), *two = row(&r, "10.0.0.2"),
+				     *o = row(&r, OVERFLOW_IDENTITY);
+	if (one) {
+		CHECK_EQ_U64(one->out_packets, 6);
+		CHECK_EQ_U64(one->out_bytes, 3 * (101 + 102));
+		CHECK_EQ_U64(one->flows, 2);
+		CHECK_EQ_U64(one->ndests, 2);
+		if (one->ndests == 2)
+			CHECK_EQ_U64(one->dests[0].bytes + one->dests[1].bytes, 3 * (101 + 102));
+	}
+	if (two) {
+		CHECK_EQ_U64(two->out_bytes, 3 * (201 + 202));
+		CHECK_EQ_U64(two->ndests, 1);
+		if (two->ndests)
+			CHECK_EQ_U64(two->dests[0].packets, 3);
+	}
+	if (o) {
+		CHECK_EQ_U64(o->out_packets, 12);
+		CHECK_EQ_U64(o->out_bytes, 3 * (301 + 302 + 401 + 402));
+		CHECK_EQ_U64(o->flows, 4);
+		CHECK_EQ_U64(o->ndests, 0);
+	}
+	report_release(&r);
+	agg_free(a);
+}
+
 static int want_cmp(const void *x, const void *y)
 {
 	const uint64_t *a = x, *b = y; /* {bytes, index}: bytes desc, then address asc */
@@ -615,5 +671,6 @@ static void test_direction(void)
 }
 
 TEST_MAIN(test_directions_and_rows, test_flow_counting, test_top_destinations_exact, test_identity_overflow,
-	  test_pair_and_flow_overflow, test_random_invariant, test_generation_wrap,
+	  test_pair_and_flow_overflow, test_known_flows_count_as_their_first_packet,
+	  test_random_invariant, test_generation_wrap,
 	  test_memory_and_reset_cost, test_direction)
