@@ -57,17 +57,22 @@ static struct pending *pending_at(struct pipeline *pl, unsigned age)
 }
 
 /* A packet of a flow not yet seen this interval is attributed here, once:
- * the rest of its flow's packets are counted where it was. */
-static void fetch(struct pipeline *pl, struct pending *q)
+ * the rest of its flow's packets are counted where it was. Out of line,
+ * so that the known flow's path stays small. */
+static __attribute__((noinline)) void attribute(struct pipeline *pl, struct pending *q)
 {
-	if (agg_fetch(pl->agg, &q->pr))
-		return;
 	q->dir = direction_classify(pl->internal, &q->p);
 	if (q->dir != DIR_TRANSIT) {
 		q->id.addr = q->dir == DIR_INGRESS ? q->p.dst : q->p.src;
 		q->id.name_id = pl->idmap ? identity_map_lookup(pl->idmap, &q->id.addr) : 0;
 	}
 	agg_attribute(pl->agg, q->dir == DIR_TRANSIT ? NULL : &q->id, q->dir, &q->p, &q->pr);
+}
+
+static inline void fetch(struct pipeline *pl, struct pending *q)
+{
+	if (!agg_fetch(pl->agg, &q->pr))
+		attribute(pl, q);
 }
 
 static void fetch_entries(struct pipeline *pl, struct pending *q)
