@@ -66,7 +66,7 @@ void agg_free(struct agg *a);
  * misses of one packet overlap the work on the others.
  */
 struct agg_prep {
-	uint64_t hsrc, hdst, hflow;
+	uint64_t hsrc, hdst, hflow; /* keyed hashes: the addresses, the 5-tuple */
 	uint32_t sflow;         /* flow slot where the probe starts */
 	bool known;             /* agg_fetch found the flow: */
 	enum ew_dir dir;        /*   its direction (else agg_attribute's), */

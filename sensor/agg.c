@@ -18,10 +18,11 @@
  *               pair for the interval, so a packet of a known flow is
  *               counted from its slot alone: no classification, no
  *               identity lookup, no identity or pair probe (agg_fetch).
- *               The table need not keep the tuple: two flows share a
- *               fingerprint with odds of about 2^-47 per new flow (a
- *               packet a year at 10,000 new flows a second is once in
- *               some 400 years), and keyed hashing keeps an attacker from
+ *               The table need not keep the tuple: a new flow shares a
+ *               fingerprint with one in its probe with odds of about
+ *               2^-47 (at 10,000 new flows a second, once in some 400
+ *               years; its packets would then be counted as the other
+ *               flow's), and keyed hashing keeps an attacker from
  *               choosing them.
  *
  * Identities and pairs keep their entries dense, in first-use order: the

@@ -14,11 +14,14 @@
 #include "pipeline.h"
 #include "banned.h"
 
-/* Slots in the ring of packets in flight. head counts packets and wraps at
- * 2^32, so head % RING stays continuous only for a power of two. */
-#define RING (4 * PIPELINE_DEPTH)
-_Static_assert((RING & (RING - 1)) == 0, "PIPELINE_DEPTH must be a power of 2");
 #define STAGES 3        /* a packet is committed STAGES * PIPELINE_DEPTH packets after arriving */
+
+/* Slots in the ring of packets in flight: room for them all, and a power of
+ * two, as head counts packets and wraps at 2^32, so head % RING stays
+ * continuous only for a power of two. */
+#define RING (4 * PIPELINE_DEPTH)
+_Static_assert(RING >= STAGES * PIPELINE_DEPTH && (RING & (RING - 1)) == 0,
+	       "PIPELINE_DEPTH must be a power of 2");
 
 struct pipeline {
 	struct pipeline_params params;
