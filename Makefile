@@ -35,9 +35,10 @@ LDFLAGS    += -fsanitize=$(SANITIZE)
 else
 # The two programs are linked with link-time optimisation: a packet's path
 # runs through five modules, and inlining across them saves the sensor
-# about 4% of its instructions (callgrind: 1,209 -> 1,165 a packet). The objects carry their machine code as well (fat),
-# so the test and tool binaries link without it. The link compiles again:
-# it needs the optimisation, debug and path flags too (reproducible).
+# about 4% of its instructions (callgrind: 1,209 -> 1,165 a packet). The
+# objects carry their machine code as well (fat), so the test and tool
+# binaries link without it. The link compiles again: it needs the
+# optimisation, debug and path flags too (reproducible).
 ALL_CFLAGS   += -flto=auto -ffat-lto-objects
 PROG_LDFLAGS := -flto=auto $(filter -O% -g,$(CFLAGS)) -ffile-prefix-map=$(CURDIR)=.
 endif

@@ -67,6 +67,17 @@ struct pkt_info {
 	bool fragment;          /* a non-first fragment: no ports */
 };
 
+/* True if two decoded packets carry the same facts (field by field: the
+ * struct has padding). */
+static inline bool pkt_info_equal(const struct pkt_info *a, const struct pkt_info *b)
+{
+	return addr_eq(&a->src, &b->src) && addr_eq(&a->dst, &b->dst) &&
+	       a->ip_bytes == b->ip_bytes && a->wire_bytes == b->wire_bytes &&
+	       a->sport == b->sport && a->dport == b->dport && a->proto == b->proto &&
+	       a->ip_version == b->ip_version && a->tcp_flags == b->tcp_flags &&
+	       a->fragment == b->fragment;
+}
+
 /* Decode options from config; zero-initialised means all off. */
 struct decode_opts {
 	bool vxlan;             /* UDP 4789: count the inner packet */

@@ -824,9 +824,9 @@ enum decode_result decode_packet_walk(const struct decode_opts *opts, int dlt, c
 	};
 	out->wire_bytes = len;
 
-	if (dlt == DLT_EN10MB)
-		return walk(&d, L_ETHER, 0, 0, out);
 	switch (dlt) {
+	case DLT_EN10MB:
+		return walk(&d, L_ETHER, 0, 0, out);
 	case DLT_RAW:
 	case LINKTYPE_RAW:
 		return walk(&d, L_IP_ANY, 0, 0, out);

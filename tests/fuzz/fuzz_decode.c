@@ -23,16 +23,6 @@
 #include "fuzz.h"
 #include "banned.h"
 
-/* The fields of a decoded packet, compared one by one (not memcmp: padding). */
-static bool same_packet(const struct pkt_info *a, const struct pkt_info *b)
-{
-	return addr_eq(&a->src, &b->src) && addr_eq(&a->dst, &b->dst) &&
-	       a->ip_bytes == b->ip_bytes && a->wire_bytes == b->wire_bytes &&
-	       a->sport == b->sport && a->dport == b->dport && a->proto == b->proto &&
-	       a->ip_version == b->ip_version && a->tcp_flags == b->tcp_flags &&
-	       a->fragment == b->fragment;
-}
-
 static const int fuzz_dlts[] = {
 	DLT_EN10MB, DLT_RAW,     DLT_LINUX_SLL,  DLT_LINUX_SLL2, DLT_NULL,
 	DLT_LOOP,   DLT_PPP,     DLT_PPP_SERIAL, DLT_PPP_ETHER,  DLT_C_HDLC,
@@ -70,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct pkt_info pw;
 	if (decode_packet_walk(&opts, dlt, frame, caplen, len, &pw) != r ||
-	    (r == DECODE_OK && !same_packet(&pi, &pw)))
+	    (r == DECODE_OK && !pkt_info_equal(&pi, &pw)))
 		abort();
 	if (!decode_link_supported(dlt) || !decode_reason_name(r))
 		abort();
