@@ -180,6 +180,11 @@ static char *put_v6(char *o, const uint8_t *b)
 	return o;
 }
 
+char *addr_put(const ew_addr *a, char *buf)
+{
+	return addr_is_v4(a) ? put_v4(buf, a->b + 12) : put_v6(buf, a->b);
+}
+
 char *addr_format(const ew_addr *a, char *buf, size_t n)
 {
 	if (n == 0)
@@ -188,7 +193,6 @@ char *addr_format(const ew_addr *a, char *buf, size_t n)
 		buf[0] = '\0';
 		return buf;
 	}
-	char *end = addr_is_v4(a) ? put_v4(buf, a->b + 12) : put_v6(buf, a->b);
-	*end = '\0';
+	*addr_put(a, buf) = '\0';
 	return buf;
 }

@@ -66,6 +66,10 @@ int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen);
  */
 char *addr_format(const ew_addr *a, char *buf, size_t n);
 
+/* The same text without the NUL, for writers that append: buf has room for
+ * ADDR_STRLEN - 1 bytes. Returns the end of what it wrote. */
+char *addr_put(const ew_addr *a, char *buf);
+
 /* Clears the bits of a past plen (128-bit space). */
 void addr_mask(ew_addr *a, unsigned plen);
 

@@ -73,6 +73,10 @@ void report_release(struct report *r);
  */
 size_t report_fit(struct report *r, size_t max_bytes);
 
+/* An upper bound of strlen(report_to_json(r)): what report_fit compares
+ * and report_to_json reserves. */
+size_t report_json_bound(const struct report *r);
+
 /*
  * Returns the JSON text of r; caller frees with free(). NULL on allocation
  * failure.

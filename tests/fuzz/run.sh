@@ -24,7 +24,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	[ -d tests/fuzz/corpus/$name ] && cp -n tests/fuzz/corpus/$name/* "$work"/ 2>/dev/null || true
 	if "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix=$B/findings/$name- "$work" >$B/$name.log 2>&1; then
-		echo "ok   fuzz $name: $(grep -oE '#[0-9]+ +DONE.*' $B/$name.log | tail -n1)"
+		echo "ok   fuzz $name: $(grep -oE '#[0-9]+[[:space:]]+DONE.*' $B/$name.log | tail -n1)"
 		P=$((P + 1))
 	else
 		echo "FAIL fuzz $name: see $B/$name.log"; tail -n 30 $B/$name.log

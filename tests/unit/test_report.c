@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "report.h"
 #include "test.h"
 #include "banned.h"
@@ -395,5 +397,62 @@ static void test_fit(void)
 	report_release(&r);
 }
 
-TEST_MAIN(test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
+/* The writer appends without bounds checks into the room the bound
+ * reserved: the largest record it can write, a name that is all escapes,
+ * every counter at its maximum, the longest addresses, must stay within
+ * its share of report_json_bound, and the whole text within the bound. */
+static void test_json_bound(void)
+{
+	struct report r;
+	memset(&r, 0, sizeof(r));
+	memset(r.sensor, '"', SENSOR_NAME_MAX);
+	r.ids = calloc(2, sizeof(r.ids[0]));
+	r.nids = 1;
+	for (size_t i = 0; i < 2; i++) {
+		struct report_identity *id = &r.ids[i];
+		memset(id->name, i ? 0x01 : '\\', IDENTITY_NAME_MAX);   /* the second: 6 bytes a byte */
+		id->out_bytes = id->out_packets = id->in_bytes = id->in_packets = UINT64_MAX;
+		id->lateral_bytes = id->lateral_packets = id->flows = UINT64_MAX;
+		id->has_lateral = id->has_flows = true;
+		id->dests = calloc(3, sizeof(id->dests[0]));
+		id->ndests = 3;
+		for (size_t j = 0; j < 3; j++) {
+			struct report_dest *d = &id->dests[j];
+			memset(d->addr.b, 0xff, sizeof(d->addr.b));
+			d->addr.b[0] = 0xfe;    /* no v4 tail: all eight groups */
+			d->port = UINT16_MAX;
+			d->proto = j ? 255 : 58;        /* a number, and the longest name */
+			d->bytes = d->packets = UINT64_MAX;
+		}
+	}
+	char *one = report_to_json(&r);
+	size_t bound1 = report_json_bound(&r);
+	r.nids = 2;
+	char *two = report_to_json(&r);
+	size_t bound2 = report_json_bound(&r);
+	CHECK(one && two);
+	CHECK(strlen(one) < bound1);
+	CHECK(strlen(two) < bound2);
+	CHECK(strlen(two) - strlen(one) <= bound2 - bound1);
+	CHECK(strstr(two, "\"identity\":\"\\u0001\\u0001") != NULL);
+	CHECK(strstr(one, "\"addr\":\"feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\",\"port\":65535") != NULL);
+	CHECK(strstr(one, "\"proto\":\"icmpv6\",\"bytes\":18446744073709551615,") != NULL);
+	/* and it is JSON, its strings the names as they were */
+	json_error_t jerr;
+	json_t *doc = json_loads(two, JSON_DECODE_INT_AS_REAL, &jerr); /* 2^64 - 1 */
+	CHECK(doc != NULL);
+	char sensor[SENSOR_NAME_MAX + 1] = {0};
+	memset(sensor, '"', SENSOR_NAME_MAX);
+	CHECK_STREQ(json_string_value(json_object_get(doc, "sensor")), sensor);
+	json_t *ids = json_object_get(doc, "identities");
+	for (size_t i = 0; i < 2; i++)
+		CHECK_STREQ(json_string_value(json_object_get(json_array_get(ids, i), "identity")),
+			    r.ids[i].name);
+	json_decref(doc);
+	free(one);
+	free(two);
+	report_release(&r);
+}
+
+TEST_MAIN(test_json_bound, test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
 	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip)
