@@ -72,6 +72,7 @@ struct agg_prep {
 	enum ew_dir dir;        /*   its direction (else agg_attribute's), */
 	uint32_t ident, pair;   /*   identity and pair entries (pair NO_ENTRY: untracked) */
 	uint32_t sid, spair;    /* else agg_attribute's index slots (spair UINT32_MAX: no pair) */
+	uint16_t fid;           /*   and the identity hash's fingerprint */
 };
 void agg_prepare(struct agg *a, const struct pkt_info *p, struct agg_prep *pr);
 bool agg_fetch(const struct agg *a, struct agg_prep *pr);

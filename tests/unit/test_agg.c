@@ -599,6 +599,9 @@ static void test_generation_wrap(void)
 			if (r.nids) {
 				CHECK_EQ_U64(r.ids[0].flows, 1);
 				CHECK_EQ_U64(r.ids[0].out_bytes, 10);
+				CHECK_EQ_U64(r.ids[0].ndests, 1);
+				if (r.ids[0].ndests)
+					CHECK_EQ_U64(r.ids[0].dests[0].bytes, 10);
 			}
 		}
 	}
