@@ -152,15 +152,11 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, cons
 
 static char *put_u64(char *w, uint64_t v)
 {
-	char *e = w;
-	for (uint64_t t = v; t >= 10; t /= 10)
-		e++;
-	char *end = e + 1;
-	do {
-		*e-- = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
+	char tmp[UNITS_U64_DIGITS];
+	const char *d = units_format_u64(v, tmp);
+	size_t n = (size_t)(tmp + sizeof(tmp) - d);
+	memcpy(w, d, n);
+	return w + n;
 }
 
 /* s as a JSON string, at most 6 * strlen(s) + 2 bytes: names are validated

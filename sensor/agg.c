@@ -39,9 +39,10 @@
  * probing a full table) costs its probe's slots, not a cache miss per
  * slot: a million-source flood's packets take about 0.85 of the time.
  * (Pair slots so made took about 0.77 of the flood's time but 1.06 of a
- * normal capture's: twice the index to touch.) The flow and identity slots are in use only when
- * their generation is the current one, so emptying them between intervals
- * is bumping the generation; only when it wraps are the slots cleared.
+ * normal capture's: twice the index to touch.) The flow and identity slots
+ * are in use only when their generation is the current one, so emptying
+ * them between intervals is bumping the generation; only when it wraps are
+ * the slots cleared.
  *
  * Hashing: an attacker picks addresses and ports, so every hash is keyed by
  * the process's random seed. SipHash of each key would cost more than the
@@ -67,6 +68,7 @@
 #define GEN_MAX 0xffffu
 #define GEN_SHIFT 48            /* an identity slot: generation << 48 | fp << 32 | entry */
 #define SLOT_KEY(gen, fp) ((uint64_t)(gen) << GEN_SHIFT | (uint64_t)(fp) << 32)
+#define SLOT_KEY_OF(v) ((v) >> 32 << 32) /* an identity slot's generation and fp */
 
 #define NO_ENTRY UINT32_MAX
 
@@ -269,7 +271,7 @@ static struct ident_ent *find_ident(struct agg *a, const struct agg_ident *id, u
 		if (v >> GEN_SHIFT != a->gen)
 			break;
 		s = &a->ids[(uint32_t)v];
-		if ((v & ~0xffffffffULL) == want && s->name_id == id->name_id &&
+		if (SLOT_KEY_OF(v) == want && s->name_id == id->name_id &&
 		    (id->name_id || addr_eq(&s->addr, &id->addr))) {
 			*idx = (uint32_t)v;
 			return s;
@@ -334,12 +336,18 @@ static uint32_t add_pair(struct agg *a, uint32_t ident, uint32_t i, const struct
 	return a->npairs - 1;
 }
 
+/* A flow slot's tag for flow hash h in the current interval. */
+static inline uint64_t flow_tag(const struct agg *a, uint64_t h)
+{
+	return (uint64_t)a->gen << FLOW_FP_BITS | (h & FLOW_FP_MASK);
+}
+
 /* The slot for a new flow of hash h, its probe starting at slot i (the
  * flow is then remembered); NULL if the flow is known already, or if the
  * table is full (counted). */
 static struct flow_slot *add_flow(struct agg *a, uint64_t h, uint32_t i)
 {
-	uint64_t want = (uint64_t)a->gen << FLOW_FP_BITS | (h & FLOW_FP_MASK);
+	uint64_t want = flow_tag(a, h);
 	for (;;) {
 		uint64_t t = a->flows[i].tag;
 		if (t >> FLOW_FP_BITS != a->gen)
@@ -384,7 +392,7 @@ void agg_prepare(struct agg *a, const struct pkt_info *p, struct agg_prep *pr)
 
 bool agg_fetch(const struct agg *a, struct agg_prep *pr)
 {
-	uint64_t want = (uint64_t)a->gen << FLOW_FP_BITS | (pr->hflow & FLOW_FP_MASK);
+	uint64_t want = flow_tag(a, pr->hflow);
 	uint32_t i = pr->sflow;
 	for (;;) {
 		const struct flow_slot *f = &a->flows[i];
@@ -438,7 +446,7 @@ void agg_fetch_entries(const struct agg *a, const struct agg_prep *pr)
 	 * likely the one agg_commit finds (a packet still in flight may claim
 	 * the slot first; any entry named is mapped). */
 	uint64_t v = a->id_index[pr->sid];
-	if (v >> 32 == SLOT_KEY(a->gen, pr->fid) >> 32)
+	if (SLOT_KEY_OF(v) == SLOT_KEY(a->gen, pr->fid))
 		PREFETCH_ENTRY(&a->ids[(uint32_t)v]);
 	if (pr->spair != NO_ENTRY) {
 		uint32_t e = a->pair_index[pr->spair];
