@@ -26,8 +26,38 @@ struct pipeline_stats {
 	uint64_t packets_undecoded;          /* sum of the reasons */
 	uint64_t intervals;                  /* reports flushed */
 	uint64_t late_packets;               /* timestamps before the current interval */
-	double first_ts, last_ts;            /* capture clock of the first and last frame */
+	uint64_t first_ns, last_ns;          /* capture clock of the first and last frame */
 };
+
+/*
+ * The pipeline's clock: nanoseconds since the epoch, an integer, so that an
+ * interval's boundary is exact (a double holds today's time to about 240
+ * ns, and would put a frame 100 ns before a boundary past it). Negative
+ * times clamp to 0, times past the year 2554 to the last nanosecond.
+ */
+#define PIPELINE_NS_PER_S UINT64_C(1000000000)
+
+static inline uint64_t pipeline_ns(int64_t sec, int64_t nsec)
+{
+	/* A test the per-packet path takes once: both parts in range (sec up to
+	 * a nanosecond clock's end less 2^32 ns, nsec below 2^32, negatives
+	 * cast out of it), so the sum cannot overflow. */
+	const uint64_t sec_max = (UINT64_MAX - 1 - UINT32_MAX) / PIPELINE_NS_PER_S;
+	if ((uint64_t)sec <= sec_max && (uint64_t)nsec <= UINT32_MAX)
+		return (uint64_t)sec * PIPELINE_NS_PER_S + (uint64_t)nsec;
+	if (sec < 0)
+		return 0;
+	uint64_t s = (uint64_t)sec, f = nsec < 0 ? 0 : (uint64_t)nsec;
+	if (s > (UINT64_MAX - 1 - f) / PIPELINE_NS_PER_S)
+		return UINT64_MAX - 1;
+	return s * PIPELINE_NS_PER_S + f;
+}
+
+/* Seconds, as reports and summaries give times (to the double's precision). */
+static inline double pipeline_seconds(uint64_t ns)
+{
+	return (double)(ns / PIPELINE_NS_PER_S) + (double)(ns % PIPELINE_NS_PER_S) / 1e9;
+}
 
 /*
  * Called at the end of each interval with its report (identities filled,
@@ -55,12 +85,12 @@ struct pipeline *pipeline_new(const struct pipeline_params *p, struct prefix_tab
 			      pipeline_flush_fn flush, void *ctx);
 void pipeline_free(struct pipeline *pl);
 
-/* Accounts one frame of link type dlt captured at ts (seconds). */
-void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *frame,
+/* Accounts one frame of link type dlt captured at ts (pipeline_ns). */
+void pipeline_packet(struct pipeline *pl, int dlt, uint64_t ts, const uint8_t *frame,
 		     uint32_t caplen, uint32_t len);
 
-/* Flushes every interval that ended before now (capture clock), for idle links. */
-void pipeline_advance(struct pipeline *pl, double now);
+/* Flushes every interval that ended before now (pipeline_ns), for idle links. */
+void pipeline_advance(struct pipeline *pl, uint64_t now);
 
 /* Flushes the interval in progress (end of capture). */
 void pipeline_finish(struct pipeline *pl);

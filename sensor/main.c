@@ -267,8 +267,9 @@ static void show_progress(struct sensor *s, bool final)
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct sensor *s = (struct sensor *)user;
-	double ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec / 1e9; /* nano precision */
-	pipeline_packet(s->pl, s->dlt, ts, bytes, h->caplen, h->len);
+	/* Opened with nanosecond precision: tv_usec holds nanoseconds. */
+	pipeline_packet(s->pl, s->dlt, pipeline_ns(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen,
+			h->len);
 }
 
 /* Reads up to cnt frames (-1: all). Returns what pcap_dispatch returned. */
@@ -422,7 +423,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (s->o.iface) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		pipeline_advance(s->pl, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+		pipeline_advance(s->pl, pipeline_ns(ts.tv_sec, ts.tv_nsec));
 	}
 }
 

@@ -33,7 +33,8 @@ struct pipeline {
 	struct pipeline_stats stats;
 	struct pipeline_stats reported;  /* stats at the last flush, for per-report deltas */
 	uint64_t drops_kernel, drops_iface, drops_reported_kernel, drops_reported_iface;
-	double start, end;               /* current interval; start < 0: none yet */
+	uint64_t interval;               /* flush_interval in ns; 0: one interval */
+	uint64_t start, end;             /* current interval [start, end); end 0: none yet */
 	/* Decoded packets on their way to being counted, in a ring: a packet
 	 * is prepared (its flow hashed, the flow's slot prefetched) on
 	 * arrival; fetched PIPELINE_DEPTH packets later (a known flow's
@@ -117,7 +118,7 @@ struct pipeline *pipeline_new(const struct pipeline_params *p, struct prefix_tab
 	pl->idmap = idmap;
 	pl->flush = flush;
 	pl->ctx = ctx;
-	pl->start = -1;
+	pl->interval = p->flush_interval > 0 ? (uint64_t)llround(p->flush_interval * 1e9) : 0;
 	return pl;
 
 out_free_pl:
@@ -145,13 +146,13 @@ static const char *name_of(void *ctx, uint32_t id)
 }
 
 /* Hands the current interval [start, end) to the callback and starts afresh. */
-static void flush_interval(struct pipeline *pl, double end)
+static void flush_interval(struct pipeline *pl, uint64_t end)
 {
 	drain(pl);
 	struct report r;
 	memset(&r, 0, sizeof(r));
-	r.start = pl->start;
-	r.end = end;
+	r.start = pipeline_seconds(pl->start);
+	r.end = pipeline_seconds(end);
 	if (pl->idmap)
 		agg_to_report(pl->agg, name_of, pl->idmap, &r);
 	else
@@ -175,45 +176,52 @@ static void flush_interval(struct pipeline *pl, double end)
 	}
 }
 
+/* end + iv, or the last nanosecond where that would not fit. */
+static uint64_t end_of(uint64_t start, uint64_t iv)
+{
+	return start < UINT64_MAX - iv ? start + iv : UINT64_MAX;
+}
+
 /* Starts the first interval at t, or closes the current one, t being past
  * it, and covers a silent stretch with one empty report (the sensor saw
  * nothing, which is not the same as not watching). */
-static __attribute__((noinline)) void clock_move(struct pipeline *pl, double t)
+static __attribute__((noinline)) void clock_move(struct pipeline *pl, uint64_t t)
 {
-	double iv = pl->params.flush_interval;
-	if (pl->start < 0) {
+	uint64_t iv = pl->interval;
+	if (pl->end == 0) {
 		if (pl->stats.packets_seen == 0)
-			pl->stats.first_ts = t;
-		pl->start = iv > 0 ? floor(t / iv) * iv : t;
-		pl->end = iv > 0 ? pl->start + iv : INFINITY;
+			pl->stats.first_ns = t;
+		pl->start = iv ? t - t % iv : t;
+		pl->end = iv ? end_of(pl->start, iv) : UINT64_MAX;
 		return;
 	}
 	flush_interval(pl, pl->end);
-	double next = floor(t / iv) * iv;
+	uint64_t next = t - t % iv;
 	if (next > pl->end) {
 		pl->start = pl->end;
 		flush_interval(pl, next);
 	}
 	pl->start = next;
-	pl->end = next + iv;
+	pl->end = end_of(next, iv);
 }
 
 /* Moves the clock to t; per packet, so the common case (t in the current
- * interval) is a comparison here and the rest is out of line. */
-static inline void clock_to(struct pipeline *pl, double t)
+ * interval) is one comparison here (end is 0 before the first frame, and
+ * pipeline_ns() stops short of UINT64_MAX) and the rest is out of line. */
+static inline void clock_to(struct pipeline *pl, uint64_t t)
 {
-	if (pl->start < 0 || !(t < pl->end))
+	if (t >= pl->end)
 		clock_move(pl, t);
 }
 
-void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *frame,
+void pipeline_packet(struct pipeline *pl, int dlt, uint64_t ts, const uint8_t *frame,
 		     uint32_t caplen, uint32_t len)
 {
 	clock_to(pl, ts);
 	if (ts < pl->start)
 		pl->stats.late_packets++;
-	if (ts > pl->stats.last_ts)
-		pl->stats.last_ts = ts;
+	if (ts > pl->stats.last_ns)
+		pl->stats.last_ns = ts;
 	pl->stats.packets_seen++;
 	struct pending *q = &pl->q[pl->head % RING];
 	enum decode_result rc = decode_packet(&pl->params.decode, dlt, frame, caplen, len, &q->p);
@@ -234,21 +242,19 @@ void pipeline_packet(struct pipeline *pl, int dlt, double ts, const uint8_t *fra
 	}
 }
 
-void pipeline_advance(struct pipeline *pl, double now)
+void pipeline_advance(struct pipeline *pl, uint64_t now)
 {
-	if (pl->start >= 0 && pl->params.flush_interval > 0)
+	if (pl->end != 0 && pl->interval != 0)
 		clock_to(pl, now);
 }
 
 void pipeline_finish(struct pipeline *pl)
 {
-	if (pl->start < 0)
+	if (pl->end == 0)
 		return;
-	double end = pl->end;
-	if (!isfinite(end))
-		end = pl->start; /* one interval: the caller sets the real span */
-	flush_interval(pl, end);
-	pl->start = -1;
+	/* One interval: the caller sets the real span. */
+	flush_interval(pl, pl->interval ? pl->end : pl->start);
+	pl->end = 0;
 }
 
 void pipeline_set_identity_map(struct pipeline *pl, struct identity_map *m)

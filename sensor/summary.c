@@ -280,9 +280,9 @@ int summary_write(FILE *f, const struct summary_input *in)
 	counter(&w, "lateral", &in->totals.lateral);
 	counter(&w, "transit", &in->totals.transit);
 	key(&w, "start");
-	real(&w, st->first_ts);
+	real(&w, pipeline_seconds(st->first_ns));
 	key(&w, "end");
-	real(&w, st->last_ts);
+	real(&w, pipeline_seconds(st->last_ns));
 	key(&w, "overflow");
 	open_(&w, '{');
 	kv_u64(&w, "identity_packets", in->totals.identity_overflow);

@@ -91,7 +91,8 @@ static void test_in_flight_packets_stay_in_their_interval(void)
 	for (int k = 0; k < 6; k++)
 		for (int j = 0; j <= k; j++) {
 			size_t n = frame(f, (uint8_t)(1 + j % 3), (uint8_t)(1 + j), (uint16_t)(100 + k));
-			double ts = 1000 + 10 * k + 9.999 * (j + 1) / (k + 1);
+			uint64_t ts = (1000 + 10 * (uint64_t)k) * PIPELINE_NS_PER_S +
+				      UINT64_C(9999000000) * (uint64_t)(j + 1) / (uint64_t)(k + 1);
 			pipeline_packet(pl, 1, ts, f, (uint32_t)n, 14 + 100 + (uint32_t)k);
 		}
 	pipeline_finish(pl);
@@ -119,7 +120,8 @@ static void test_tables_read_after_every_packet(void)
 	for (int i = 0; i < 200; i++) {
 		uint16_t len = (uint16_t)(60 + i);
 		size_t n = frame(f, (uint8_t)(1 + i % 7), (uint8_t)(1 + i % 11), len);
-		pipeline_packet(pl, 1, 1000 + i * 0.001, f, (uint32_t)n, 14 + len);
+		pipeline_packet(pl, 1, 1000 * PIPELINE_NS_PER_S + (uint64_t)i * 1000000, f, (uint32_t)n,
+				14 + len);
 		bytes += len;
 		/* Every packet early on (in flight: up to twice the depth), then
 		 * at irregular points. */
@@ -152,7 +154,8 @@ static void test_every_frame_counted_once(void)
 			f[14] = 0x35;                   /* IP version 3 */
 		else
 			good++, bytes += 200;
-		pipeline_packet(pl, 1, 1000 + i * 0.01, f, (uint32_t)n, 214);
+		pipeline_packet(pl, 1, 1000 * PIPELINE_NS_PER_S + (uint64_t)i * 10000000, f, (uint32_t)n,
+				214);
 	}
 	pipeline_finish(pl);
 	const struct pipeline_stats *st = pipeline_stats(pl);
@@ -164,5 +167,59 @@ static void test_every_frame_counted_once(void)
 	pipeline_free(pl);
 }
 
+/* The clock is exact to the nanosecond at today's times: a frame 100 ns
+ * before a boundary is in the interval that ends there (as a double, its
+ * time would round up onto the boundary), the next one at the boundary is
+ * not. */
+static void test_boundary_to_the_nanosecond(void)
+{
+	static struct seen s;
+	struct pipeline *pl = new_pipeline(10, &s);
+	if (!pl)
+		return;
+	const uint64_t t0 = UINT64_C(1742380800) * PIPELINE_NS_PER_S;
+	const uint64_t at[] = {t0, t0 + 10 * PIPELINE_NS_PER_S - 100, t0 + 10 * PIPELINE_NS_PER_S};
+	uint8_t f[64];
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = frame(f, 1, 2, 100);
+		pipeline_packet(pl, 1, at[i], f, (uint32_t)n, 114);
+	}
+	pipeline_finish(pl);
+	CHECK_EQ_U64(s.n, 2);
+	CHECK_EQ_U64(s.out_packets[0], 2);
+	CHECK_EQ_U64(s.out_packets[1], 1);
+	CHECK(s.end[0] == 1742380810.0 && s.start[1] == 1742380810.0);
+	CHECK(pipeline_stats(pl)->last_ns == at[2]);
+	pipeline_free(pl);
+}
+
+/* Times a capture file can claim that no clock can: before the epoch
+ * clamps to 0, past 2554 to the last nanosecond, and neither ends the one
+ * interval of a summary run early. */
+static void test_clock_extremes(void)
+{
+	CHECK(pipeline_ns(-5, 3) == 0);
+	CHECK(pipeline_ns(1, -1) == PIPELINE_NS_PER_S);
+	CHECK(pipeline_ns(INT64_MAX, 0) == UINT64_MAX - 1);
+	CHECK(pipeline_ns(18446744073, 709551614) == UINT64_MAX - 1);
+	CHECK(pipeline_ns(18446744073, 709551613) == UINT64_MAX - 2);
+	CHECK(pipeline_seconds(UINT64_C(1742380800000001000)) == 1742380800.000001);
+	static struct seen s;
+	struct pipeline *pl = new_pipeline(0, &s);
+	if (!pl)
+		return;
+	uint8_t f[64];
+	const int64_t secs[] = {-1, INT64_MAX, 1742380800};
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = frame(f, 1, 2, 100);
+		pipeline_packet(pl, 1, pipeline_ns(secs[i], 0), f, (uint32_t)n, 114);
+	}
+	pipeline_finish(pl);
+	CHECK_EQ_U64(s.n, 1);
+	CHECK_EQ_U64(s.out_packets[0], 3);
+	CHECK(pipeline_stats(pl)->first_ns == 0 && pipeline_stats(pl)->last_ns == UINT64_MAX - 1);
+	pipeline_free(pl);
+}
+
 TEST_MAIN(test_in_flight_packets_stay_in_their_interval, test_tables_read_after_every_packet,
-	  test_every_frame_counted_once)
+	  test_every_frame_counted_once, test_boundary_to_the_nanosecond, test_clock_extremes)

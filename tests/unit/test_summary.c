@@ -85,8 +85,8 @@ static void test_layout_matches_jansson(void)
 	st.undecoded[DECODE_TRUNCATED] = 4;
 	st.undecoded[DECODE_NREASONS - 1] = 2;
 	st.packets_undecoded = 6;
-	st.first_ts = 1742380800.000001;
-	st.last_ts = 1742380849.99999;
+	st.first_ns = 1742380800000001000;
+	st.last_ns = 1742380849999990000;
 	struct summary_input in = {
 	    .source = "dir/a \"quoted\" name\x7f.pcap",
 	    .link_type = 1,
