@@ -29,6 +29,8 @@
 #
 # Then, where valgrind is installed, instructions per packet of both on a
 # 1M-packet header-only capture (callgrind), which do not drift as time does.
+# Last, what random memory access and first touch cost on this machine
+# (build/tools/bench/mem_probe), the context for the ratios: stated.
 #
 # Rows "name|value|target|status" go to $BENCH_DIR/sensor.rows for
 # tests/bench/run.sh's table; the last line is "N passed, N failed, N skipped".
@@ -294,5 +296,18 @@ if [ "$have_sensor" = 1 ] && [ -n "$(jget "$TMP/s.json" "d.get('memory_bytes', '
 			echo "sensor memory: $what not measured (-c with [limits] $key refused?)"
 		fi
 	done
+fi
+
+# The machine's memory: a random cache line's update with the misses
+# overlapped, in a region its caches hold and in one the size of the flow
+# table at the default limits (a known flow's packet updates one random slot
+# of it), and the first touch of fresh table memory.
+if probe=$("$BUILD/tools/bench/mem_probe" 4 24); then
+	echo "$probe"
+	pv() { awk -v k="$1" '$1 == k { print $2 }' <<<"$probe"; }
+	row "this machine: ns per random cache-line update, misses overlapped: 4 MiB region / 24 MiB (the flow table's size)" "$(pv random_update_ns_4MiB) / $(pv random_update_ns_24MiB)"
+	row "this machine: first touch of 48 MiB of huge pages / writing them again (ms)" "$(pv first_touch_ms_48MiB) / $(pv rewrite_ms_48MiB)"
+else
+	fail "mem_probe"
 fi
 finish
