@@ -50,6 +50,8 @@ struct sensor {
 	pcap_t *pcap;
 	char *file_buf;                 /* -r: the FILE's read buffer, freed after pcap_close */
 	int dlt;
+	int32_t frac_ns;                /* nanoseconds in a unit of tv_usec: 1, or 1000 where a
+					 * device would not give nanoseconds */
 	struct pipeline *pl;
 	/* --summary: the single whole-capture report */
 	struct report whole;
@@ -267,9 +269,8 @@ static void show_progress(struct sensor *s, bool final)
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct sensor *s = (struct sensor *)user;
-	/* Opened with nanosecond precision: tv_usec holds nanoseconds. */
-	pipeline_packet(s->pl, s->dlt, pipeline_ns(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen,
-			h->len);
+	pipeline_packet(s->pl, s->dlt, pipeline_ns(h->ts.tv_sec, (int64_t)h->ts.tv_usec * s->frac_ns),
+			bytes, h->caplen, h->len);
 }
 
 /* Reads up to cnt frames (-1: all). Returns what pcap_dispatch returned. */
@@ -584,6 +585,8 @@ int main(int argc, char **argv)
 		goto out_free_config;
 	}
 	s.dlt = pcap_datalink(s.pcap);
+	/* Asked for nanoseconds (files always give them; a device may not). */
+	s.frac_ns = pcap_get_tstamp_precision(s.pcap) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
 	if (!decode_link_supported(s.dlt))
 		fprintf(stderr, "egress-sensor: warning: link type %d (%s) is not decoded; "
 				"its packets count as undecoded\n",
