@@ -1,0 +1,269 @@
+/*
+ * fuzz_pipeline: libFuzzer target for the per-packet path as a whole
+ * (pipeline -> agg -> interval reports), held against a model.
+ *
+ * Input: an 8-byte header, then 8-byte events.
+ *   header  [0] max_identities 1-8, [1] max_pairs 1-16, [2] max_flows 1-32,
+ *           [3] top_n 0-3, [4] flush interval 0 (one interval), 1 or 10 s,
+ *           [5..7] the first timestamp: 2025 plus up to 194 days, or (when
+ *           [5] is 255) the last representable nanoseconds.
+ *   event   [0] bit 0 IPv6, bit 1 an undecodable frame, bit 2 UDP (else
+ *           TCP), bit 3 no frame: pipeline_advance() to the time, bit 4 a
+ *           read of the tables (pipeline_agg) after it;
+ *           [1] source, [2] destination: bit 7 internal (10.0.0.x,
+ *           fd00::x), else external (192.0.2.x, 2001:db8::x), x the low 7
+ *           bits; [3] [4] ports; [5..6] IP length (raised to the headers');
+ *           [7] the clock's step: 0-127 that many 10 ms ahead, 128-191
+ *           that many seconds, 192-254 that many 10 ms back (a late frame),
+ *           255 about 50 days ahead (a silent stretch).
+ *
+ * The tables are tiny, so identities, pairs and flows overflow. The model
+ * replays the interval clock and counts what each report must hold: every
+ * report's egress, ingress and lateral bytes and packets summed over its
+ * identities (the overflow bucket among them), its frames seen and
+ * undecoded, and its span must equal the model's, as must the totals read
+ * mid-interval; an identity appears once, within max_identities + 1, with
+ * at most top_n destinations whose bytes do not exceed its own. Any
+ * difference aborts.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcap/dlt.h>
+
+#include "direction.h"
+#include "fuzz.h"
+#include "pipeline.h"
+#include "banned.h"
+
+#define EVENT 8
+#define MAX_EVENTS 1024
+#define MAX_REPORTS (2 * MAX_EVENTS + 2) /* a step may close one interval and cover a gap */
+#define NS PIPELINE_NS_PER_S
+
+struct tally {
+	uint64_t start, end;            /* the span, as the pipeline's clock has it */
+	struct agg_counter out, in, lateral;
+	uint64_t seen, undecoded;
+};
+
+struct run {
+	struct agg_limits lim;
+	uint64_t interval;
+	/* the model */
+	int started;
+	uint64_t start, end;
+	struct tally cur, want[MAX_REPORTS];
+	size_t nwant;
+	/* what the pipeline reported */
+	size_t ngot;
+};
+
+static void expect(struct run *m, uint64_t end)
+{
+	if (m->nwant == MAX_REPORTS)
+		abort();
+	m->cur.start = m->start;
+	m->cur.end = end;
+	m->want[m->nwant++] = m->cur;
+	memset(&m->cur, 0, sizeof(m->cur));
+}
+
+/* The interval clock as pipeline.h promises it: intervals [k iv, (k+1) iv)
+ * of the capture clock, a silent stretch covered by one empty report, a
+ * late frame counted in the interval in progress. */
+static void model_clock(struct run *m, uint64_t t)
+{
+	uint64_t iv = m->interval;
+	if (!m->started) {
+		m->started = 1;
+		m->start = iv ? t - t % iv : t;
+		m->end = iv ? (m->start < UINT64_MAX - iv ? m->start + iv : UINT64_MAX) : UINT64_MAX;
+		return;
+	}
+	if (t < m->end)
+		return;
+	expect(m, m->end);
+	uint64_t next = t - t % iv;
+	if (next > m->end) {
+		m->start = m->end;
+		expect(m, next);
+	}
+	m->start = next;
+	m->end = next < UINT64_MAX - iv ? next + iv : UINT64_MAX;
+}
+
+static int same(const struct agg_counter *a, const struct agg_counter *b)
+{
+	return a->packets == b->packets && a->bytes == b->bytes;
+}
+
+static void on_flush(void *ctx, struct report *r)
+{
+	struct run *m = ctx;
+	if (m->ngot >= m->nwant)
+		abort(); /* a report the model did not expect */
+	const struct tally *w = &m->want[m->ngot++];
+	struct agg_counter out = {0}, in = {0}, lat = {0};
+	if (r->nids > (size_t)m->lim.max_identities + 1)
+		abort();
+	for (size_t i = 0; i < r->nids; i++) {
+		const struct report_identity *id = &r->ids[i];
+		out.bytes += id->out_bytes, out.packets += id->out_packets;
+		in.bytes += id->in_bytes, in.packets += id->in_packets;
+		lat.bytes += id->lateral_bytes, lat.packets += id->lateral_packets;
+		uint64_t dest_bytes = 0;
+		if (id->ndests > m->lim.top_n)
+			abort();
+		for (size_t d = 0; d < id->ndests; d++)
+			dest_bytes += id->dests[d].bytes;
+		if (dest_bytes > id->out_bytes)
+			abort();
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(r->ids[j].name, id->name))
+				abort();
+	}
+	if (!same(&out, &w->out) || !same(&in, &w->in) || !same(&lat, &w->lateral) ||
+	    r->stats.packets_seen != w->seen || r->stats.packets_undecoded != w->undecoded ||
+	    r->start != pipeline_seconds(w->start) || r->end != pipeline_seconds(w->end))
+		abort();
+}
+
+static void put_addr(uint8_t *p, int v6, uint8_t who)
+{
+	uint8_t x = who & 0x7f;
+	if (v6) {
+		memset(p, 0, 16);
+		if (who & 0x80)
+			p[0] = 0xfd;
+		else
+			p[0] = 0x20, p[1] = 0x01, p[2] = 0x0d, p[3] = 0xb8;
+		p[15] = x;
+	} else if (who & 0x80) {
+		p[0] = 10, p[1] = 0, p[2] = 0, p[3] = x;
+	} else {
+		p[0] = 192, p[1] = 0, p[2] = 2, p[3] = x;
+	}
+}
+
+/* An Ethernet frame of the event's packet, its headers only (as a
+ * header-only capture holds it); *len is its length on the wire. */
+static size_t frame(uint8_t *f, const uint8_t *e, uint32_t *len, uint32_t *ip_len)
+{
+	int v6 = e[0] & 1, udp = (e[0] >> 2) & 1;
+	uint32_t ip_hdr = v6 ? 40 : 20, l4 = udp ? 8 : 20;
+	uint32_t n = (uint32_t)e[5] << 8 | e[6];
+	if (n < ip_hdr + l4)
+		n = ip_hdr + l4;
+	memset(f, 0, 14 + 40 + 20);
+	f[12] = v6 ? 0x86 : 0x08, f[13] = v6 ? 0xdd : 0x00;
+	uint8_t *ip = f + 14, *t = ip + ip_hdr;
+	if (v6) {
+		ip[0] = 0x60;
+		ip[4] = (uint8_t)((n - 40) >> 8), ip[5] = (uint8_t)(n - 40);
+		ip[6] = udp ? 17 : 6;
+		ip[7] = 64;
+		put_addr(ip + 8, 1, e[1]);
+		put_addr(ip + 24, 1, e[2]);
+	} else {
+		ip[0] = 0x45;
+		ip[2] = (uint8_t)(n >> 8), ip[3] = (uint8_t)n;
+		ip[8] = 64;
+		ip[9] = udp ? 17 : 6;
+		put_addr(ip + 12, 0, e[1]);
+		put_addr(ip + 16, 0, e[2]);
+	}
+	t[0] = 0x80, t[1] = e[3];       /* source port 32768 + e[3] */
+	t[2] = 0x01, t[3] = e[4];       /* destination port 256 + e[4] */
+	if (!udp)
+		t[12] = 0x50;           /* TCP data offset: 20 bytes */
+	if (e[0] & 2)
+		ip[0] = 0x35;           /* IP version 3: undecodable */
+	*len = 14 + n;
+	*ip_len = n;
+	return 14 + ip_hdr + l4;
+}
+
+static uint64_t step(uint64_t t, uint8_t s)
+{
+	uint64_t d;
+	if (s < 128)
+		d = s * (NS / 100);
+	else if (s < 192)
+		d = (uint64_t)(s - 128) * NS;
+	else if (s < 255)
+		return t > (uint64_t)(s - 191) * (NS / 100) ? t - (uint64_t)(s - 191) * (NS / 100) : 0;
+	else
+		d = 50 * 86400 * NS;
+	return t < UINT64_MAX - 1 - d ? t + d : UINT64_MAX - 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < EVENT || size > EVENT * (MAX_EVENTS + 1))
+		return 0;
+	static struct run m;
+	memset(&m, 0, sizeof(m));
+	m.lim = (struct agg_limits){1 + data[0] % 8u, 1 + data[1] % 16u, 1 + data[2] % 32u, data[3] % 4u};
+	static const uint64_t intervals[] = {0, 1, 10};
+	m.interval = intervals[data[4] % 3] * NS;
+	uint64_t t = data[5] == 255 ? UINT64_MAX - 1 - 86400 * NS
+				    : (UINT64_C(1735689600) + ((uint64_t)data[5] << 16 | (uint64_t)data[6] << 8 | data[7])) * NS;
+
+	struct prefix_table *internal;
+	char err[128];
+	if (direction_parse_internal("10.0.0.0/8,fd00::/8", &internal, err, sizeof(err)))
+		abort();
+	struct pipeline_params pp;
+	memset(&pp, 0, sizeof(pp));
+	pp.limits = m.lim;
+	pp.flush_interval = (double)(m.interval / NS);
+	const struct hash_key key = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+	struct pipeline *pl = pipeline_new(&pp, internal, NULL, &key, on_flush, &m);
+	if (!pl)
+		return 0; /* out of memory: nothing to check */
+
+	uint64_t seen = 0;
+	for (size_t off = EVENT; off + EVENT <= size; off += EVENT) {
+		const uint8_t *e = data + off;
+		t = step(t, e[7]);
+		if (e[0] & 8) {
+			if (m.started && m.interval)
+				model_clock(&m, t);
+			pipeline_advance(pl, t);
+		} else {
+			uint8_t f[14 + 40 + 20];
+			uint32_t len, ip_len;
+			size_t caplen = frame(f, e, &len, &ip_len);
+			model_clock(&m, t);
+			m.cur.seen++, seen++;
+			if (e[0] & 2) {
+				m.cur.undecoded++;
+			} else {
+				int src_in = e[1] >> 7, dst_in = e[2] >> 7;
+				struct agg_counter *c = src_in && !dst_in   ? &m.cur.out
+							: !src_in && dst_in ? &m.cur.in
+							: src_in && dst_in  ? &m.cur.lateral
+									    : NULL;
+				if (c)
+					c->packets++, c->bytes += ip_len;
+			}
+			pipeline_packet(pl, DLT_EN10MB, t, f, (uint32_t)caplen, len);
+		}
+		if (e[0] & 16) {
+			const struct agg_totals *tt = agg_totals(pipeline_agg(pl));
+			if (!same(&tt->egress, &m.cur.out) || !same(&tt->ingress, &m.cur.in) ||
+			    !same(&tt->lateral, &m.cur.lateral))
+				abort();
+		}
+	}
+	if (m.started)
+		expect(&m, m.interval ? m.end : m.start);
+	pipeline_finish(pl);
+	if (m.ngot != m.nwant || pipeline_stats(pl)->packets_seen != seen)
+		abort();
+	pipeline_free(pl);
+	return 0;
+}
