@@ -252,7 +252,8 @@ void pipeline_finish(struct pipeline *pl)
 {
 	if (pl->end == 0)
 		return;
-	/* One interval: the caller sets the real span. */
+	/* With no flush interval, the one interval ends where it started: the
+	 * caller sets the real span. */
 	flush_interval(pl, pl->interval ? pl->end : pl->start);
 	pl->end = 0;
 }

@@ -86,7 +86,7 @@ static const char *const maps[2] = {
 static const char *model_name(int map, int v6, unsigned x)
 {
 	if (map == 0)
-		return v6 ? (x < 16 ? "web" : NULL) : x < 64 ? "web" : x < 96 || x == 96 ? "db" : NULL;
+		return v6 ? (x < 16 ? "web" : NULL) : x < 64 ? "web" : x <= 96 ? "db" : NULL;
 	if (map == 1)
 		return v6 ? "db" : x >= 8 && x < 16 ? "web" : "batch";
 	return NULL;
@@ -287,14 +287,16 @@ static size_t frame(uint8_t *f, const uint8_t *e, uint32_t *len, uint32_t *ip_le
 static uint64_t step(uint64_t t, uint8_t s)
 {
 	uint64_t d;
-	if (s < 128)
+	if (s < 128) {
 		d = s * (NS / 100);
-	else if (s < 192)
+	} else if (s < 192) {
 		d = (uint64_t)(s - 128) * NS;
-	else if (s < 255)
-		return t > (uint64_t)(s - 191) * (NS / 100) ? t - (uint64_t)(s - 191) * (NS / 100) : 0;
-	else
+	} else if (s < 255) {
+		d = (uint64_t)(s - 191) * (NS / 100); /* back: a late frame */
+		return t > d ? t - d : 0;
+	} else {
 		d = 50 * 86400 * NS;
+	}
 	return t < UINT64_MAX - 1 - d ? t + d : UINT64_MAX - 1;
 }
 
