@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "collector_config.h"
+#include "http_api.h"
 #include "ini_file.h"
 #include "units.h"
 #include "banned.h"
@@ -36,6 +37,9 @@ struct loader {
 	size_t npend;
 	unsigned rule_line[CCONF_RULES_MAX];
 	bool rule_has_window[CCONF_RULES_MAX];
+	unsigned group_line[CCONF_GROUPS_MAX], allow_line[CCONF_ALLOWS_MAX];
+	bool allow_has_cidrs[CCONF_ALLOWS_MAX]; /* a bad one is reported at its line */
+	bool section_bad;               /* the current header was reported: its keys stay quiet */
 	/* duplicate key detection: "section\nkey" strings seen */
 	char **seen;
 	size_t nseen, capseen;
@@ -151,10 +155,12 @@ int collector_config_parse_hours(const char *s, unsigned *from_min, unsigned *to
 	return 0;
 }
 
-static bool check_dup(struct loader *L, const char *section, const char *name)
+/* True when name was set before in the section (KIND and NAME, or a plain
+ * section with arg NULL; "[rule  a]" is "[rule a]"). */
+static bool check_dup(struct loader *L, const char *section, const char *arg, const char *name)
 {
 	char key[512];
-	snprintf(key, sizeof(key), "%s\n%s", section, name);
+	snprintf(key, sizeof(key), "%s %s\n%s", section, arg ? arg : "", name);
 	for (size_t i = 0; i < L->nseen; i++)
 		if (strcmp(L->seen[i], key) == 0)
 			return true;
@@ -203,8 +209,13 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 		else
 			snprintf(c->alerts_file, sizeof(c->alerts_file), "%s", value);
 	} else if (strcmp(name, "http") == 0) {
-		if (!*value || strlen(value) >= sizeof(c->http))
-			diag_add(d, file, line, "http: \"off\" or host:port");
+		char host[256];
+		uint16_t port;
+		if (!*value || strlen(value) >= sizeof(c->http) ||
+		    (strcmp(value, "off") != 0 &&
+		     http_api_parse_listen(value, host, sizeof(host), &port) != 0))
+			diag_add(d, file, line, "http: \"off\", host:port or [v6]:port, got \"%s\"",
+				 value);
 		else
 			snprintf(c->http, sizeof(c->http), "%s", value);
 	} else if (strcmp(name, "http_token_file") == 0) {
@@ -344,6 +355,7 @@ static void rule_key(struct loader *L, const char *file, unsigned line, const ch
 	struct rule_def *rd = &L->c->rules[r];
 	if (strcmp(name, "window") == 0) {
 		double w;
+		L->rule_has_window[r] = true; /* a bad one is reported here, not again as missing */
 		if (units_parse_duration(value, &w) != 0) {
 			diag_add(d, file, line, "window: not a duration (e.g. 1h, 24h, 7d)");
 			return;
@@ -356,7 +368,6 @@ static void rule_key(struct loader *L, const char *file, unsigned line, const ch
 			return;
 		}
 		rd->window_s = w;
-		L->rule_has_window[r] = true;
 		return;
 	}
 	rule_param(file, line, name, value, &rd->p, d);
@@ -448,8 +459,12 @@ static void allow_key(struct allow_def *a, const char *file, unsigned line, cons
 				diag_add(d, file, line, "cidrs: more than %d", CCONF_CIDRS_MAX);
 				return;
 			}
-			if (addr_parse_cidr(tok, &a->nets[a->nnets], &a->plen[a->nnets]) != 0) {
-				diag_add(d, file, line, "cidrs: \"%s\" is not an address or CIDR", tok);
+			int rc = addr_parse_cidr(tok, &a->nets[a->nnets], &a->plen[a->nnets]);
+			if (rc != 0) {
+				char why[160];
+				addr_cidr_explain(rc, tok, &a->nets[a->nnets], a->plen[a->nnets], why,
+						  sizeof(why));
+				diag_add(d, file, line, "cidrs: %s", why);
 				return;
 			}
 			a->nnets++;
@@ -687,81 +702,135 @@ static void detect_resolve(struct collector_config *c, const char *file, struct 
 		diag_add(d, file, 0, "[detect]: %s", err);
 }
 
+/* Splits "KIND NAME" (one or more spaces) into kind and *arg; false when the
+ * section has no name part or its kind is too long to be one of ours. */
+static bool split_section(const char *section, char kind[16], const char **arg)
+{
+	const char *sp = strchr(section, ' ');
+	if (!sp || (size_t)(sp - section) >= 16)
+		return false;
+	memcpy(kind, section, (size_t)(sp - section));
+	kind[sp - section] = '\0';
+	*arg = sp + strspn(sp, " ");
+	return true;
+}
+
+/*
+ * A section header: checks it once and opens the rule, group or allowlist it
+ * names (so an empty one is still judged, at this line). Returns false,
+ * reported, when the section is not one of ours.
+ */
+static bool open_section(struct loader *L, const char *file, unsigned line, const char *section,
+			 struct diag *d)
+{
+	struct collector_config *c = L->c;
+	char kind[16];
+	const char *arg;
+	if (strcmp(section, "collector") == 0 || strcmp(section, "detect") == 0)
+		return true;
+	if (!split_section(section, kind, &arg)) {
+		diag_add(d, file, line, "unknown section [%s]", section);
+		return false;
+	}
+	if (strcmp(kind, "identity") == 0) {
+		if (!report_identity_name_valid(arg)) {
+			diag_add(d, file, line, "[identity %s]: not a valid identity name", arg);
+			return false;
+		}
+		if (find_or_add_ident(c, arg) < 0) {
+			diag_add(d, file, line, "more than %d [identity] sections", CCONF_IDENTITIES_MAX);
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(kind, "detect") == 0) {
+		if (!detect_pattern_ok(arg)) {
+			diag_add(d, file, line, "[detect %s]: an identity name or a prefix ending in *", arg);
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(kind, "rule") != 0 && strcmp(kind, "group") != 0 && strcmp(kind, "allow") != 0) {
+		diag_add(d, file, line, "unknown section [%s]", section);
+		return false;
+	}
+	if (!simple_name_ok(arg)) {
+		diag_add(d, file, line, "[%s]: name must be 1..63 of [A-Za-z0-9._-]", section);
+		return false;
+	}
+	if (kind[0] == 'r') {
+		if (find_or_add_rule(L, arg, line) < 0) {
+			diag_add(d, file, line, "more than %d rules", CCONF_RULES_MAX);
+			return false;
+		}
+	} else if (kind[0] == 'g') {
+		size_t had = c->ngroups;
+		int g = find_or_add_group(c, arg);
+		if (g < 0) {
+			diag_add(d, file, line, "more than %d groups", CCONF_GROUPS_MAX);
+			return false;
+		}
+		if ((size_t)g == had)
+			L->group_line[g] = line;
+	} else {
+		size_t had = c->nallows;
+		int a = find_or_add_allow(c, arg);
+		if (a < 0) {
+			diag_add(d, file, line, "more than %d allowlists", CCONF_ALLOWS_MAX);
+			return false;
+		}
+		if ((size_t)a == had)
+			L->allow_line[a] = line;
+	}
+	return true;
+}
+
 static void handler(void *user, const char *file, unsigned line, const char *section,
 		    const char *name, const char *value, struct diag *d)
 {
 	struct loader *L = user;
 	struct collector_config *c = L->c;
-	if (check_dup(L, section, name)) {
+	if (!name) {
+		L->section_bad = !open_section(L, file, line, section, d);
+		return;
+	}
+	if (!*section) {
+		diag_add(d, file, line, "\"%s\" outside any section", name);
+		return;
+	}
+	if (L->section_bad)
+		return;
+	char kind[16];
+	const char *arg = NULL;
+	bool named = split_section(section, kind, &arg);
+	if (check_dup(L, named ? kind : section, arg, name)) {
 		diag_add(d, file, line, "\"%s\" set twice in [%s]", name, section);
 		return;
 	}
-	if (strcmp(section, "collector") == 0) {
-		collector_key(L, file, line, name, value, d);
-		return;
-	}
-	if (strcmp(section, "detect") == 0) {
-		detect_key(c, file, line, name, value, d);
-		return;
-	}
-	const char *sp = strchr(section, ' ');
-	if (!sp) {
-		if (!*section)
-			diag_add(d, file, line, "\"%s\" outside any section", name);
+	if (!named) {
+		if (section[0] == 'c')
+			collector_key(L, file, line, name, value, d);
 		else
-			diag_add(d, file, line, "unknown section [%s]", section);
+			detect_key(c, file, line, name, value, d);
 		return;
 	}
-	char kind[16];
-	size_t kl = (size_t)(sp - section);
-	const char *arg = sp + 1 + strspn(sp + 1, " ");
-	if (kl >= sizeof(kind)) {
-		diag_add(d, file, line, "unknown section [%s]", section);
-		return;
-	}
-	memcpy(kind, section, kl);
-	kind[kl] = '\0';
+	/* open_section made the entry and checked the name: these find it */
 	if (strcmp(kind, "identity") == 0) {
-		if (!report_identity_name_valid(arg)) {
-			diag_add(d, file, line, "[identity %s]: not a valid identity name", arg);
-			return;
-		}
-		int i = find_or_add_ident(c, arg);
-		if (i < 0)
-			diag_add(d, file, line, "more than %d [identity] sections", CCONF_IDENTITIES_MAX);
-		else
-			override_key(L, 'i', (size_t)i, file, line, name, value, d);
-		return;
-	}
-	if (strcmp(kind, "detect") == 0) {
-		if (!detect_pattern_ok(arg))
-			diag_add(d, file, line, "[detect %s]: an identity name or a prefix ending in *", arg);
-		else
-			detect_override_key(c, arg, file, line, name, value, d);
-		return;
-	}
-	if (!simple_name_ok(arg)) {
-		diag_add(d, file, line, "[%s]: name must be 1..63 of [A-Za-z0-9._-]", section);
-		return;
-	}
-	if (strcmp(kind, "rule") == 0) {
+		override_key(L, 'i', (size_t)find_or_add_ident(c, arg), file, line, name, value, d);
+	} else if (strcmp(kind, "detect") == 0) {
+		detect_override_key(c, arg, file, line, name, value, d);
+	} else if (strcmp(kind, "rule") == 0) {
 		rule_key(L, file, line, arg, name, value, d);
 	} else if (strcmp(kind, "group") == 0) {
 		int g = find_or_add_group(c, arg);
-		if (g < 0)
-			diag_add(d, file, line, "more than %d groups", CCONF_GROUPS_MAX);
-		else if (strcmp(name, "members") == 0)
+		if (strcmp(name, "members") == 0)
 			parse_members(value, &c->groups[g].members, &c->groups[g].nmembers, file, line, d);
 		else
 			override_key(L, 'g', (size_t)g, file, line, name, value, d);
-	} else if (strcmp(kind, "allow") == 0) {
-		int a = find_or_add_allow(c, arg);
-		if (a < 0)
-			diag_add(d, file, line, "more than %d allowlists", CCONF_ALLOWS_MAX);
-		else
-			allow_key(&c->allows[a], file, line, name, value, d);
 	} else {
-		diag_add(d, file, line, "unknown section [%s]", section);
+		int a = find_or_add_allow(c, arg);
+		L->allow_has_cidrs[a] |= strcmp(name, "cidrs") == 0;
+		allow_key(&c->allows[a], file, line, name, value, d);
 	}
 }
 
@@ -796,10 +865,11 @@ static void resolve(struct loader *L, const char *file, struct diag *d)
 	}
 	for (size_t g = 0; g < c->ngroups; g++)
 		if (!c->groups[g].nmembers)
-			diag_add(d, file, 0, "[group %s]: no members", c->groups[g].name);
+			diag_add(d, file, L->group_line[g], "[group %s]: no members", c->groups[g].name);
 	for (size_t a = 0; a < c->nallows; a++)
-		if (!c->allows[a].nnets)
-			diag_add(d, file, 0, "[allow %s]: cidrs is required", c->allows[a].name);
+		if (!L->allow_has_cidrs[a])
+			diag_add(d, file, L->allow_line[a], "[allow %s]: cidrs is required",
+				 c->allows[a].name);
 }
 
 static struct collector_config *load(const char *name, const char *path, const char *text,

@@ -913,7 +913,7 @@ static int read_token(struct http_api *a, char *err, size_t errlen)
 	return 0;
 }
 
-static int split_listen(const char *spec, char *host, size_t hostlen, uint16_t *port)
+int http_api_parse_listen(const char *spec, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *colon;
 	size_t hl;
@@ -976,7 +976,7 @@ struct http_api *http_api_new(struct event_base *base, const struct http_api_con
 
 	char host[256];
 	uint16_t port;
-	if (split_listen(a->cfg.listen, host, sizeof(host), &port) != 0) {
+	if (http_api_parse_listen(a->cfg.listen, host, sizeof(host), &port) != 0) {
 		snprintf(err, errlen, "listen %s: want host:port or [v6]:port", a->cfg.listen);
 		goto out_sse;
 	}

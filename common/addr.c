@@ -90,9 +90,21 @@ int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen)
 	} else {
 		len = 128;
 	}
+	ew_addr given = *out;
 	addr_mask(out, len);
 	*plen = len;
-	return 0;
+	return addr_eq(&given, out) ? 0 : ADDR_HOST_BITS;
+}
+
+void addr_cidr_explain(int rc, const char *s, const ew_addr *net, unsigned plen, char *err,
+		       size_t n)
+{
+	char buf[ADDR_STRLEN];
+	if (rc == ADDR_HOST_BITS)
+		snprintf(err, n, "\"%.64s\" has bits set past its prefix length (the network is %s/%u)",
+			 s, addr_format(net, buf, sizeof(buf)), addr_is_v4(net) ? plen - 96 : plen);
+	else
+		snprintf(err, n, "\"%.64s\" is not an address or CIDR", s);
 }
 
 /* Formatting without printf: reports and summaries format an address for

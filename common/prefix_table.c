@@ -17,9 +17,10 @@
  *         lengths past /24 are kept as bitmaps per /24, in a hash of the
  *         /24s that have any. A lookup probes only lengths present in its
  *         own /24.
- *   Every IPv4 address shares the first 96 bits, so prefixes of /96 or less
- *         either cover all of IPv4 or none: the best of those is one value
- *         (v4_fallback), not a walk.
+ *   IPv4 /0 is ::ffff:0:0/96, and covers every IPv4 address: one value
+ *         (v4_fallback), not a walk. An IPv6 prefix shorter than /96 (::/0)
+ *         covers mapped space in the arithmetic, but a user who writes one
+ *         means IPv6 addresses, so it covers no IPv4 address.
  *
  * Membership alone (prefix_table_contains: is this address internal?, two
  * per packet) needs no value, so it is answered from four 8 KiB bitmaps
@@ -93,7 +94,7 @@ struct prefix_table {
 	struct v6_mid *mids;    /* 256 per /16 bucket with a /17../24 prefix */
 	uint32_t nmids, mids_cap;
 	uint32_t v4_fallback;
-	uint8_t v4_fallback_len; /* plen + 1 of the best /0../96 covering IPv4 */
+	uint8_t v4_fallback_len; /* 97 once IPv4 /0 (::ffff:0:0/96) is in, else 0 */
 	uint64_t v4_full[BUCKETS / 64], v4_part[BUCKETS / 64];
 	uint64_t v6_full[BUCKETS / 64], v6_part[BUCKETS / 64];
 };
@@ -406,14 +407,8 @@ int prefix_table_add(struct prefix_table *t, const ew_addr *addr, unsigned plen,
 	}
 	if (index_v6(t, hi, plen, value))
 		return -1;
-	/* A prefix of /96 or shorter that covers ::ffff:0:0/96 covers every
-	 * IPv4 address equally. */
-	static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	ew_addr m;
-	memcpy(m.b, mapped, 16);
-	addr_mask(&m, plen);
-	if (addr_eq(&m, &a) && t->v4_fallback_len <= plen + 1) {
-		t->v4_fallback_len = (uint8_t)(plen + 1);
+	if (plen == 96 && addr_is_v4(&a)) { /* IPv4 /0 */
+		t->v4_fallback_len = 97;
 		t->v4_fallback = value;
 	}
 	return 0;

@@ -30,19 +30,25 @@ static const struct unit time_units[] = {
 	{"d", 86400},  {"w", 604800},
 };
 
-/* Splits s into a finite non-negative number and a unit word; both must be
+/* Splits s into a plain decimal number (digits, at most one '.': no sign,
+ * exponent or hex, which strtod would take) and a unit word; both must be
  * present in full (no trailing junk). */
 static int split_number(const char *s, double *num, const char **unit)
 {
 	while (isspace((unsigned char)*s))
 		s++;
-	if (!isdigit((unsigned char)*s) && *s != '.')
+	size_t ip = strspn(s, "0123456789"), fp = 0;
+	if (s[ip] == '.')
+		fp = 1 + strspn(s + ip + 1, "0123456789");
+	char text[32];
+	if (ip + fp == 0 || (ip == 0 && fp == 1) || ip + fp >= sizeof(text))
 		return -1;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
+	memcpy(text, s, ip + fp);
+	text[ip + fp] = '\0';
+	double v = strtod(text, NULL);
+	if (!isfinite(v))
 		return -1;
+	const char *end = s + ip + fp;
 	while (isspace((unsigned char)*end))
 		end++;
 	*num = v;
@@ -71,9 +77,10 @@ int units_parse_bytes(const char *s, uint64_t *out)
 	if (split_number(s, &v, &unit) || find_unit(byte_units, sizeof(byte_units) / sizeof(byte_units[0]), unit, &mult))
 		return -1;
 	double total = v * mult;
-	if (total >= 18446744073709551615.0)
+	if (total >= 18446744073709551616.0) /* 2^64 */
 		return -1;
-	*out = (uint64_t)llround(total);
+	/* llround's long ends at 2^63; doubles that large are whole numbers */
+	*out = total < 9223372036854775808.0 ? (uint64_t)llround(total) : (uint64_t)total;
 	return 0;
 }
 

@@ -55,10 +55,17 @@ int addr_parse(const char *s, ew_addr *out);
 
 /*
  * Parses "ADDR" or "ADDR/LEN". *plen is the prefix length in the 128-bit
- * space (an IPv4 /24 gives 120); a bare address is a host prefix. Host bits
- * past the prefix are cleared. Returns 0, or -1 on a malformed string.
+ * space (an IPv4 /24 gives 120); a bare address is a host prefix. Returns 0;
+ * -1 on a malformed string; ADDR_HOST_BITS when bits past the prefix are set
+ * ("10.20.0.15/16": a typo that would claim the whole /16), with the
+ * network in *out and *plen, for a message that names it.
  */
+#define ADDR_HOST_BITS (-2)
 int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen);
+
+/* Writes why addr_parse_cidr(s) returned rc (net, plen: what it gave) into err. */
+void addr_cidr_explain(int rc, const char *s, const ew_addr *net, unsigned plen, char *err,
+		       size_t n);
 
 /*
  * Writes the text form into buf (n >= ADDR_STRLEN): dotted quad for IPv4,

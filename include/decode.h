@@ -49,6 +49,8 @@ enum decode_result {
 	DECODE_BAD_HEADER,    /* IPv4 IHL < 5, total length < header length, ... */
 	DECODE_BAD_LENGTH,    /* IPv6 jumbo option missing/invalid, ... */
 	DECODE_TOO_DEEP,      /* VLAN tag / MPLS label / nested-layer bound hit */
+	DECODE_MIRROR_FRAGMENT, /* a later fragment of a mirror's transport: the first
+				 * fragment's inner packet counted all its bytes */
 	DECODE_NREASONS
 };
 
@@ -78,13 +80,31 @@ static inline bool pkt_info_equal(const struct pkt_info *a, const struct pkt_inf
 	       a->fragment == b->fragment;
 }
 
-/* Decode options from config; zero-initialised means all off. */
+#define DECODE_MIRROR_TARGETS_MAX 16
+
+/*
+ * Decode options from config; zero-initialised means all off. A mirror's
+ * transport is opened only when it is sent to one of the mirror targets (the
+ * addresses the mirror session delivers to: this sensor's), so a workload
+ * that sends its own UDP to port 4789 is counted as itself, not as whatever
+ * its payload claims to be.
+ */
 struct decode_opts {
-	bool vxlan;             /* UDP 4789: count the inner packet */
-	bool geneve;            /* UDP 6081: count the inner packet */
+	bool vxlan;             /* UDP 4789 to a target: count the inner packet */
+	bool geneve;            /* UDP 6081 to a target: count the inner packet */
 	uint16_t vxlan_port;    /* 0 means 4789 */
 	uint16_t geneve_port;   /* 0 means 6081 */
+	unsigned ntargets;
+	ew_addr target[DECODE_MIRROR_TARGETS_MAX];      /* networks, host bits clear */
+	uint8_t target_plen[DECODE_MIRROR_TARGETS_MAX]; /* in the 128-bit space */
 };
+
+/*
+ * Parses a comma-separated list of addresses or CIDRs into o's mirror
+ * targets. Returns 0, or -1 with err (a bad item, or more than
+ * DECODE_MIRROR_TARGETS_MAX).
+ */
+int decode_parse_targets(const char *list, struct decode_opts *o, char *err, size_t errlen);
 
 /* True if we can decode frames of this DLT (libpcap link type). */
 bool decode_link_supported(int dlt);

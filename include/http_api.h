@@ -181,6 +181,12 @@ bool http_api_token_equal(const char *given, size_t glen, const char *want, size
 bool http_api_name_valid(const char *s);
 
 /*
+ * Splits a listen spec, "host:port" or "[v6]:port" (port 0-65535), into
+ * host and port. Returns 0, or -1 when it is not one.
+ */
+int http_api_parse_listen(const char *spec, char *host, size_t hostlen, uint16_t *port);
+
+/*
  * Strict numbers: decimal digits only, no sign or space, at most max.
  * Returns 0 or -1.
  */

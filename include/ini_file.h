@@ -9,12 +9,16 @@
 #ifndef EW_INI_FILE_H
 #define EW_INI_FILE_H
 
+#include <stddef.h>
+
 #include "diag.h"
 
 /*
- * Called once per "name = value" in section (empty before any section).
- * Report problems with diag_add(d, file, line, ...); the return value is
- * ignored (parsing always goes on, so every error is found).
+ * Called once per "name = value" in section (empty before any section), and
+ * once per section header with name and value NULL (so a section without
+ * keys is checked too). A value has its inline comment (whitespace, then #
+ * or ;) removed. Report problems with diag_add(d, file, line, ...); parsing
+ * always goes on, so every error is found.
  */
 typedef void (*ini_file_handler)(void *user, const char *file, unsigned line,
 				 const char *section, const char *name, const char *value,
@@ -26,5 +30,9 @@ int ini_file_parse(const char *path, ini_file_handler h, void *user, struct diag
 /* The same over a NUL-terminated buffer; name is used in messages. */
 int ini_file_parse_string(const char *name, const char *text, ini_file_handler h,
 			  void *user, struct diag *d);
+
+/* The same over len bytes, which may hold NULs (they are errors). */
+int ini_file_parse_string_n(const char *name, const char *text, size_t len, ini_file_handler h,
+			    void *user, struct diag *d);
 
 #endif

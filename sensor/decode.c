@@ -24,6 +24,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <pcap/dlt.h>
@@ -108,6 +109,7 @@ static const char *const reason_names[DECODE_NREASONS] = {
 	[DECODE_BAD_HEADER] = "bad_header",
 	[DECODE_BAD_LENGTH] = "bad_length",
 	[DECODE_TOO_DEEP] = "too_deep",
+	[DECODE_MIRROR_FRAGMENT] = "mirror_fragment",
 };
 
 const char *decode_reason_name(enum decode_result r)
@@ -205,10 +207,65 @@ static inline uint32_t tso_len(const struct dctx *d, uint32_t off)
 	return d->wirelen - off;
 }
 
+int decode_parse_targets(const char *list, struct decode_opts *o, char *err, size_t errlen)
+{
+	o->ntargets = 0;
+	for (const char *p = list;;) {
+		p += strspn(p, ", \t"); /* items apart by commas or blanks */
+		size_t n = strcspn(p, ", \t");
+		if (!n)
+			return 0;
+		char item[64];
+		if (n >= sizeof(item)) {
+			snprintf(err, errlen, "\"%.*s\" is not an address or CIDR", (int)n, p);
+			return -1;
+		}
+		if (o->ntargets == DECODE_MIRROR_TARGETS_MAX) {
+			snprintf(err, errlen, "more than %d mirror targets", DECODE_MIRROR_TARGETS_MAX);
+			return -1;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		unsigned plen;
+		int rc = addr_parse_cidr(item, &o->target[o->ntargets], &plen);
+		if (rc) {
+			addr_cidr_explain(rc, item, &o->target[o->ntargets], plen, err, errlen);
+			return -1;
+		}
+		o->target_plen[o->ntargets++] = (uint8_t)plen;
+		p += n;
+	}
+}
+
+/* True if dst is one of the mirror targets (an IPv6 network shorter than
+ * /96 covers no IPv4 address, as in the prefix tables). */
+static bool to_mirror_target(const struct decode_opts *o, const ew_addr *dst)
+{
+	bool v4 = addr_is_v4(dst);
+	for (unsigned i = 0; i < o->ntargets; i++) {
+		ew_addr m = *dst;
+		if (v4 && o->target_plen[i] < 96)
+			continue;
+		addr_mask(&m, o->target_plen[i]);
+		if (addr_eq(&m, &o->target[i]))
+			return true;
+	}
+	return false;
+}
+
+/* A later fragment of UDP to a mirror target: part of a mirror's transport
+ * whose first fragment was opened (its ports are in that one only). */
+static bool mirror_fragment(const struct dctx *d, const struct pkt_info *out)
+{
+	const struct decode_opts *o = d->opts;
+	return o && !d->inner && (o->vxlan || o->geneve) && out->proto == IPPROTO_UDP_ &&
+	       to_mirror_target(o, &out->dst);
+}
+
 /*
  * With the cloud mirror options on, a UDP packet to the VXLAN or GENEVE port
- * is the mirror's transport: decode its payload instead (one level only).
- * Returns true and sets *res when it took the packet over.
+ * of a mirror target is the mirror's transport: decode its payload instead
+ * (one level only). Returns true and sets *res when it took the packet over.
  */
 static bool mirror_inner(struct dctx *d, uint16_t dport, uint32_t uoff, struct pkt_info *out,
 			 enum decode_result *res)
@@ -216,8 +273,12 @@ static bool mirror_inner(struct dctx *d, uint16_t dport, uint32_t uoff, struct p
 	const struct decode_opts *o = d->opts;
 	if (!o || d->inner || !(o->vxlan || o->geneve))
 		return false;
+	bool vxlan = o->vxlan && dport == (o->vxlan_port ? o->vxlan_port : VXLAN_PORT);
+	bool geneve = !vxlan && o->geneve && dport == (o->geneve_port ? o->geneve_port : GENEVE_PORT);
+	if (!(vxlan || geneve) || !to_mirror_target(o, &out->dst))
+		return false;
 	uint32_t poff = uoff + 8; /* after the UDP header */
-	if (o->vxlan && dport == (o->vxlan_port ? o->vxlan_port : VXLAN_PORT)) {
+	if (vxlan) {
 		/* RFC 7348: 8-byte VXLAN header, then the inner Ethernet frame. */
 		d->inner = true;
 		if (d->caplen < poff + 8) {
@@ -227,8 +288,8 @@ static bool mirror_inner(struct dctx *d, uint16_t dport, uint32_t uoff, struct p
 		*res = walk(d, L_ETHER, poff + 8, 0, out);
 		return true;
 	}
-	if (o->geneve && dport == (o->geneve_port ? o->geneve_port : GENEVE_PORT)) {
-		/* RFC 8926: 8-byte base header, options, then protocol type. */
+	{
+		/* GENEVE, RFC 8926: 8-byte base header, options, then protocol type. */
 		d->inner = true;
 		if (d->caplen < poff + 8) {
 			*res = DECODE_TRUNCATED;
@@ -303,7 +364,7 @@ static enum decode_result decode_ipv4(struct dctx *d, uint32_t off, struct pkt_i
 		return DECODE_OK;
 	if ((rd_be16(ip + 6) & 0x1fff) != 0) {
 		out->fragment = true; /* no L4 header in a non-first fragment */
-		return DECODE_OK;
+		return mirror_fragment(d, out) ? DECODE_MIRROR_FRAGMENT : DECODE_OK;
 	}
 	read_ports(d, off + hlen, out->proto, out);
 	if (out->proto == IPPROTO_UDP_ && d->opts && !d->inner && d->caplen >= off + hlen + 8) {
@@ -412,6 +473,9 @@ static enum decode_result decode_ipv6(struct dctx *d, uint32_t off, struct pkt_i
 				out->fragment = true;
 				l4 = false;
 				nh = d->pkt[x];
+				out->proto = nh;
+				if (mirror_fragment(d, out))
+					return DECODE_MIRROR_FRAGMENT;
 				break;
 			}
 			xlen = 8;
@@ -779,8 +843,8 @@ static inline bool decode_fast(const struct decode_opts *opts, const uint8_t *pk
 	}
 	if (caplen < l4off + 14)
 		return false;
-	if (proto == IPPROTO_UDP_ && !fragment && opts && (opts->vxlan || opts->geneve))
-		return false; /* maybe a mirror's transport: the walk decides */
+	if (proto == IPPROTO_UDP_ && opts && (opts->vxlan || opts->geneve))
+		return false; /* maybe a mirror's transport or a piece of one: the walk decides */
 	if (v4) {
 		addr_from_v4(&out->src, ip + 12);
 		addr_from_v4(&out->dst, ip + 16);

@@ -62,8 +62,11 @@ int direction_parse_internal(const char *list, struct prefix_table **out, char *
 		}
 		memcpy(cidr, s, n);
 		cidr[n] = '\0';
-		if (addr_parse_cidr(cidr, &a, &plen)) {
-			snprintf(err, errlen, "internal: \"%s\" is not an address or CIDR", cidr);
+		int rc = addr_parse_cidr(cidr, &a, &plen);
+		if (rc) {
+			char why[160];
+			addr_cidr_explain(rc, cidr, &a, plen, why, sizeof(why));
+			snprintf(err, errlen, "internal: %s", why);
 			goto out_free;
 		}
 		if (prefix_table_add(t, &a, plen, 1)) {

@@ -149,8 +149,9 @@ int identity_map_add(struct identity_map *m, const char *cidr, const char *name,
 {
 	ew_addr a;
 	unsigned plen;
-	if (addr_parse_cidr(cidr, &a, &plen)) {
-		snprintf(err, errlen, "\"%.64s\" is not an address or CIDR", cidr);
+	int rc = addr_parse_cidr(cidr, &a, &plen);
+	if (rc) {
+		addr_cidr_explain(rc, cidr, &a, plen, err, errlen);
 		return -1;
 	}
 	if (!name_valid(name)) {

@@ -199,16 +199,17 @@ static int load_config(struct sensor *s, struct identity_map **idmap, struct pre
 		else
 			memcpy(s->cfg.internal, s->o.internal, strlen(s->o.internal) + 1);
 	}
-	if (s->o.id)
+	if (s->o.id) { /* the config's id is checked where it is read, with its line */
+		if (strlen(s->o.id) >= sizeof(s->cfg.id) || !report_identity_name_valid(s->o.id))
+			diag_add(d, "--id", 0, "sensor id \"%s\" is not a valid name", s->o.id);
 		snprintf(s->cfg.id, sizeof(s->cfg.id), "%s", s->o.id);
+	}
 	if (s->o.redis)
 		snprintf(s->cfg.redis, sizeof(s->cfg.redis), "%s", s->o.redis);
 	if (s->o.spool_dir)
 		snprintf(s->cfg.spool_dir, sizeof(s->cfg.spool_dir), "%s", s->o.spool_dir);
 	if (s->o.flush_interval > 0)
 		s->cfg.flush_interval = s->o.flush_interval;
-	if (!report_identity_name_valid(s->cfg.id))
-		diag_add(d, s->o.conf ? s->o.conf : "--id", 0, "sensor id \"%s\" is not a valid name", s->cfg.id);
 	if (direction_parse_internal(s->cfg.internal, internal, err, sizeof(err)))
 		diag_add(d, s->o.internal ? "--internal" : (s->o.conf ? s->o.conf : "internal"), 0, "%s", err);
 	*idmap = NULL;
@@ -232,8 +233,8 @@ static int load_config(struct sensor *s, struct identity_map **idmap, struct pre
 			identity_map_load_buffer(*idmap, path, s->idmap_file, s->idmap_file_len, d);
 	}
 	struct redis_addr ra = {0};
-	if (redis_addr_parse(s->cfg.redis, &ra, err, sizeof(err)))
-		diag_add(d, s->o.redis ? "--redis" : (s->o.conf ? s->o.conf : "redis"), 0, "%s", err);
+	if (s->o.redis && redis_addr_parse(s->cfg.redis, &ra, err, sizeof(err)))
+		diag_add(d, "--redis", 0, "%s", err); /* the config's is checked where it is read */
 	return d->count ? -1 : 0;
 }
 

@@ -35,10 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2 || size > (1u << 20))
 		return 0;
 	int dlt = fuzz_dlts[data[0] % (sizeof(fuzz_dlts) / sizeof(fuzz_dlts[0]))];
-	struct decode_opts opts = {
-		.vxlan = data[1] & 0x01,
-		.geneve = data[1] & 0x02,
-	};
+	/* Every address a mirror target, so every UDP frame to the ports is opened. */
+	static struct decode_opts opts;
+	if (!opts.ntargets) {
+		char err[128];
+		if (decode_parse_targets("0.0.0.0/0, ::/0", &opts, err, sizeof(err)))
+			abort();
+	}
+	opts.vxlan = data[1] & 0x01;
+	opts.geneve = data[1] & 0x02;
 	uint32_t caplen = (uint32_t)(size - 2);
 	uint32_t len = caplen + (uint32_t)(data[1] >> 2) * 64;
 	uint8_t *frame = malloc(caplen ? caplen : 1);

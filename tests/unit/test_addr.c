@@ -119,19 +119,28 @@ static void test_cidr(void)
 {
 	ew_addr a, want;
 	unsigned plen = 999;
-	CHECK(addr_parse_cidr("10.1.2.3/8", &a, &plen) == 0);
+	/* Bits past the prefix: a typo that would claim the whole network. */
+	CHECK(addr_parse_cidr("10.1.2.3/8", &a, &plen) == ADDR_HOST_BITS);
 	CHECK_EQ_U64(plen, 104);
 	addr_parse("10.0.0.0", &want);
+	CHECK(addr_eq(&a, &want));
+	char why[160];
+	addr_cidr_explain(ADDR_HOST_BITS, "10.1.2.3/8", &a, plen, why, sizeof(why));
+	CHECK_STREQ(why, "\"10.1.2.3/8\" has bits set past its prefix length (the network is 10.0.0.0/8)");
+	CHECK(addr_parse_cidr("10.0.0.0/8", &a, &plen) == 0);
 	CHECK(addr_eq(&a, &want));
 	CHECK(addr_parse_cidr("10.1.2.3", &a, &plen) == 0);
 	CHECK_EQ_U64(plen, 128);
 	CHECK(addr_parse_cidr("0.0.0.0/0", &a, &plen) == 0);
 	CHECK_EQ_U64(plen, 96);
 	CHECK(addr_is_v4(&a));
-	CHECK(addr_parse_cidr("2001:db8:ffff::1/33", &a, &plen) == 0);
+	CHECK(addr_parse_cidr("2001:db8:ffff::1/33", &a, &plen) == ADDR_HOST_BITS);
 	CHECK_EQ_U64(plen, 33);
 	char buf[ADDR_STRLEN];
 	CHECK_STREQ(addr_format(&a, buf, sizeof(buf)), "2001:db8:8000::");
+	addr_cidr_explain(ADDR_HOST_BITS, "2001:db8:ffff::1/33", &a, plen, why, sizeof(why));
+	CHECK_STREQ(why, "\"2001:db8:ffff::1/33\" has bits set past its prefix length (the network is 2001:db8:8000::/33)");
+	CHECK(addr_parse_cidr("2001:db8:8000::/33", &a, &plen) == 0);
 	CHECK(addr_parse_cidr("::/0", &a, &plen) == 0);
 	CHECK_EQ_U64(plen, 0);
 	CHECK(addr_parse_cidr("fc00::/7", &a, &plen) == 0);

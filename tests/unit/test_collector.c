@@ -103,17 +103,57 @@ static void test_config_errors(void)
 	CHECK(has_msg(&d, "t.conf:5: window"));
 	CHECK(has_msg(&d, "t.conf:6: max_bytes: not a size"));
 	CHECK(has_msg(&d, "t.conf:7: severity"));
-	CHECK(has_msg(&d, "t.conf:9: [rule r2]: needs max_bytes or baseline_multiple"));
+	CHECK(has_msg(&d, "t.conf:8: [rule r2]: needs max_bytes or baseline_multiple"));
 	CHECK(has_msg(&d, "t.conf:12: override of unknown rule \"nope\""));
 	CHECK(has_msg(&d, "t.conf:13: unknown key \"bogus\""));
 	CHECK(has_msg(&d, "t.conf:15: cidrs"));
 	CHECK(has_msg(&d, "t.conf:16: hours"));
-	CHECK(has_msg(&d, "t.conf:18: unknown section [weird x]"));
+	CHECK(has_msg(&d, "t.conf:17: unknown section [weird x]"));
 	CHECK(has_msg(&d, "t.conf:19:"));
 	CHECK(has_msg(&d, "t.conf:21: \"window\" set twice in [rule r2]"));
 	/* no rules at all is an error too */
 	c = cfg_of("[collector]\nbatch = 5\n[detect]\nenabled = off\n", &d);
 	CHECK(c == NULL && has_msg(&d, "no [rule NAME] section"));
+}
+
+/* Mistakes that used to pass: each at its own line, each once. */
+static void test_config_errors_strict(void)
+{
+	struct diag d;
+	const char *text = "[collector]\n"                 /* 1 */
+			   "http = 127.0.0.1:99999\n"      /* 2 */
+			   "[rule a]\n"                    /* 3 */
+			   "window = 1h\n"                 /* 4 */
+			   "max_bytes = 1GB\n"             /* 5 */
+			   "[rule  a]\n"                   /* 6 */
+			   "max_bytes = 1000TB\n"          /* 7 */
+			   "[rule b]\n"                    /* 8 */
+			   "window = 90x\n"                /* 9 */
+			   "max_bytes = 1GB\n"             /* 10 */
+			   "[group g]\n"                   /* 11 */
+			   "[allow x]\n"                   /* 12 */
+			   "cidrs = 203.0.113.7/8\n"       /* 13 */
+			   "[allow y]\n"                   /* 14 */
+			   "[rule empty]\n"                /* 15 */
+			   "[weird]\n"                     /* 16 */
+			   "k = v\n";                      /* 17 */
+	struct collector_config *c = cfg_of(text, &d);
+	CHECK(c == NULL);
+	CHECK(has_msg(&d, "t.conf:2: http: \"off\", host:port or [v6]:port"));
+	CHECK(has_msg(&d, "t.conf:7: \"max_bytes\" set twice in [rule  a]"));
+	CHECK(has_msg(&d, "t.conf:9: window: not a duration"));
+	CHECK(has_msg(&d, "t.conf:11: [group g]: no members"));
+	CHECK(has_msg(&d, "t.conf:13: cidrs: \"203.0.113.7/8\" has bits set past its prefix length "
+			  "(the network is 203.0.0.0/8)"));
+	CHECK(has_msg(&d, "t.conf:14: [allow y]: cidrs is required"));
+	CHECK(has_msg(&d, "t.conf:15: [rule empty]: window is required"));
+	CHECK(has_msg(&d, "t.conf:16: unknown section [weird]"));
+	CHECK_EQ_U64(d.count, 9); /* the above and "needs max_bytes" for the empty rule: no echoes */
+	for (unsigned i = 0; i < d.count && i < DIAG_MAX; i++)
+		CHECK(!strstr(d.msg[i], "[rule b]: window is required") && !strstr(d.msg[i], ":17:"));
+	c = cfg_of("[collector]\nhttp = [::1]:0\n[rule r]\nwindow = 1h\nmax_bytes = 1GB\n", &d);
+	CHECK(c != NULL);
+	collector_config_free(c);
 }
 
 /* [detect] keys map onto detect_config; [detect PATTERN] inherits what it
@@ -163,7 +203,7 @@ static void test_detect_config(void)
 	CHECK(c == NULL);
 	CHECK(has_msg(&d, "t.conf:2: cap_1h"));
 	CHECK(has_msg(&d, "t.conf:3: unknown key \"bogus\" in [detect]"));
-	CHECK(has_msg(&d, "t.conf:5: [detect bad name!]"));
+	CHECK(has_msg(&d, "t.conf:4: [detect bad name!]"));
 	CHECK(has_msg(&d, "t.conf:7: unknown key \"learning\" in [detect web]"));
 	collector_config_free(c);
 }
@@ -1047,7 +1087,7 @@ static void test_sensor_cap_blobs(void)
 }
 
 TEST_MAIN(test_sensor_blind, test_engine_detector, test_detect_expected_or_rules, test_detect_config,
-	  test_units, test_config_example, test_config_errors, test_overrides,
+	  test_units, test_config_example, test_config_errors, test_config_errors_strict, test_overrides,
 	  test_rules_cap_and_baseline, test_episodes, test_windows, test_baseline,
 	  test_alerts_and_escalation, test_allowlist, test_exactly_once_and_gaps,
 	  test_blobs_round_trip, test_sensor_identity_cap, test_sensor_cap_existing_identity,

@@ -31,6 +31,18 @@ static void test_bytes_units(void)
 	CHECK(units_parse_bytes("GB", &v) == -1);
 	CHECK(units_parse_bytes("99999999999PB", &v) == -1);
 	CHECK(units_parse_bytes("nan", &v) == -1);
+	/* Plain decimals only: strtod would take all of these. */
+	CHECK(units_parse_bytes("0x4000000", &v) == -1);
+	CHECK(units_parse_bytes("1e7", &v) == -1);
+	CHECK(units_parse_bytes("inf", &v) == -1);
+	CHECK(units_parse_bytes("+5MB", &v) == -1);
+	CHECK(units_parse_bytes(".", &v) == -1);
+	CHECK(units_parse_bytes(".5KB", &v) == 0 && v == 500);
+	CHECK(units_parse_bytes("2.KiB", &v) == 0 && v == 2048);
+	/* Past llround's 2^63, below 2^64: exact, not clamped. */
+	CHECK(units_parse_bytes("16EB", &v) == -1); /* no such unit */
+	CHECK(units_parse_bytes("10000PB", &v) == 0 && v == 10000000000000000000ull);
+	CHECK(units_parse_bytes("20000PB", &v) == -1);
 }
 
 static void test_duration_units(void)
@@ -44,6 +56,9 @@ static void test_duration_units(void)
 	CHECK(units_parse_duration("5", &s) == 0 && s == 5);
 	CHECK(units_parse_duration("1 fortnight", &s) == -1);
 	CHECK(units_parse_duration("h", &s) == -1);
+	CHECK(units_parse_duration("0x1.4p3", &s) == -1);
+	CHECK(units_parse_duration("1e1s", &s) == -1);
+	CHECK(units_parse_duration("10 s", &s) == 0 && s == 10);
 }
 
 static void test_uint_and_bool(void)
@@ -79,6 +94,7 @@ struct seen {
 	char last[256];
 	unsigned line;
 	int calls;
+	char sections[256];     /* headers announced, "[a]@3 [b]@7" */
 };
 
 static void on_key(void *user, const char *file, unsigned line, const char *section,
@@ -87,9 +103,55 @@ static void on_key(void *user, const char *file, unsigned line, const char *sect
 	struct seen *s = user;
 	(void)file;
 	(void)d;
+	if (!name) {
+		size_t n = strlen(s->sections);
+		snprintf(s->sections + n, sizeof(s->sections) - n, "%s[%s]@%u", n ? " " : "",
+			 section, line);
+		return;
+	}
 	snprintf(s->last, sizeof(s->last), "%s.%s=%s", section, name, value);
 	s->line = line;
 	s->calls++;
+}
+
+/* What inih would take silently is an error at its line; a value's inline
+ * comment goes; a section without keys is announced. */
+static void test_ini_strict_lines(void)
+{
+	struct diag d = {0};
+	struct seen s = {0};
+	const char text[] = "\xef\xbb\xbf[a]   # a comment\n"
+			    "x = tcp port 443   # web only\n"
+			    "[b] y = 1\n"
+			    "y: 2\n"
+			    "url = http://h:1/a#b\n"
+			    "z = 1\rw = 2\n"
+			    "n = 1\0 junk\n"
+			    "[empty]\n"
+			    "[0123456789012345678901234567890123456789012345678901]\n"
+			    "k = v ; old style\n";
+	CHECK(ini_file_parse_string_n("s.conf", text, sizeof(text) - 1, on_key, &s, &d) == -1);
+	CHECK_EQ_U64(d.count, 5);
+	CHECK_STREQ(d.msg[0], "s.conf:3: text after the section header: \"y = 1\"");
+	CHECK_STREQ(d.msg[1], "s.conf:4: expected \"name = value\"");
+	CHECK(strstr(d.msg[2], "s.conf:6: a carriage return inside the line") == d.msg[2]);
+	CHECK_STREQ(d.msg[3], "s.conf:7: the line holds a NUL byte");
+	CHECK_STREQ(d.msg[4], "s.conf:9: section name too long (at most 49 bytes)");
+	CHECK_STREQ(s.sections, "[a]@1 [empty]@8");
+	CHECK_EQ_U64(s.calls, 3);
+	CHECK_STREQ(s.last, "empty.k=v");
+	CHECK_EQ_U64(s.line, 10);
+}
+
+static void test_ini_inline_comment(void)
+{
+	struct diag d = {0};
+	struct seen s = {0};
+	CHECK(ini_file_parse_string("c.conf", "[a]\nfilter = tcp port 443 # web only\n", on_key, &s,
+				    &d) == 0);
+	CHECK_STREQ(s.last, "a.filter=tcp port 443");
+	CHECK(ini_file_parse_string("c.conf", "[a]\nurl = http://h/#frag\n", on_key, &s, &d) == 0);
+	CHECK_STREQ(s.last, "a.url=http://h/#frag");
 }
 
 static void test_ini_line_numbers(void)
@@ -138,7 +200,8 @@ static void test_sensor_config_values(void)
 	CHECK(fd >= 0);
 	close(fd);
 	write_file(path, "[sensor]\nid = gw-1\nflush_interval = 1m\nsnaplen = 128\ninternal = 10.0.0.0/8\n"
-			 "[limits]\nmax_pairs = 5000\n[decode]\nvxlan = on\n[redis]\nspool_max = 2GiB\n");
+			 "[limits]\nmax_pairs = 5000\n[decode]\nvxlan = on\nmirror_targets = 10.0.200.5, fd00::/64\n"
+			 "[redis]\nspool_max = 2GiB\n");
 	struct sensor_config c;
 	struct diag d = {0};
 	sensor_config_defaults(&c);
@@ -150,7 +213,17 @@ static void test_sensor_config_values(void)
 	CHECK_EQ_U64(c.limits.max_pairs, 5000);
 	CHECK_EQ_U64(c.limits.max_identities, 100000);
 	CHECK(c.decode.vxlan && !c.decode.geneve);
+	CHECK_EQ_U64(c.decode.ntargets, 2);
 	CHECK_EQ_U64(c.spool_max, 2ull << 30);
+	/* a mirror without targets opens nothing: an error at the line that turned it on */
+	write_file(path, "[decode]\n\ngeneve = on\n");
+	sensor_config_defaults(&c);
+	memset(&d, 0, sizeof(d));
+	CHECK(sensor_config_load(&c, path, &d) == -1);
+	CHECK_EQ_U64(d.count, 1);
+	char want[512];
+	snprintf(want, sizeof(want), "%s:3: [decode] geneve: needs mirror_targets", path);
+	CHECK(strncmp(d.msg[0], want, strlen(want)) == 0);
 	unlink(path);
 }
 
@@ -160,29 +233,47 @@ static void test_sensor_config_errors(void)
 	int fd = mkstemp(path);
 	close(fd);
 	write_file(path, "[sensor]\nid = gw-1\nsnaplen = 10\ncolour = blue\n[limits]\nmax_pairs = lots\n"
-			 "[nosuch]\nk = v\n[sensor]\ninternal = 10.0.0.0/33\nflush_interval = 1 fortnight\n");
+			 "[nosuch]\nk = v\n[sensor]\ninternal = 10.0.0.0/33\nflush_interval = 1 fortnight\n"
+			 "[limts]\n[sensor]\nid = gw-2\nid: a=b\nfilter = tcp port\n"
+			 "user = no-such-user-here\ninternal = 10.1.2.3/8\n[redis]\naddress = redis:99999\n"
+			 "identity_map_poll = 1ms\nheartbeat = 0x10\n");
 	struct sensor_config c;
 	struct diag d = {0};
 	char want[512];
 	sensor_config_defaults(&c);
 	CHECK(sensor_config_load(&c, path, &d) == -1);
-	CHECK_EQ_U64(d.count, 6);
-	snprintf(want, sizeof(want), "%s:3: [sensor] snaplen:", path);
-	CHECK(strncmp(d.msg[0], want, strlen(want)) == 0);
-	snprintf(want, sizeof(want), "%s:4: unknown key \"colour\" in [sensor]", path);
-	CHECK_STREQ(d.msg[1], want);
-	snprintf(want, sizeof(want), "%s:6: [limits] max_pairs:", path);
-	CHECK(strncmp(d.msg[2], want, strlen(want)) == 0);
-	snprintf(want, sizeof(want), "%s:8: unknown section [nosuch]", path);
-	CHECK_STREQ(d.msg[3], want);
-	snprintf(want, sizeof(want), "%s:10: [sensor] internal:", path);
-	CHECK(strncmp(d.msg[4], want, strlen(want)) == 0);
-	snprintf(want, sizeof(want), "%s:11: [sensor] flush_interval:", path);
-	CHECK(strncmp(d.msg[5], want, strlen(want)) == 0);
+	static const char *const want_msgs[] = {
+		"3: [sensor] snaplen:",
+		"4: unknown key \"colour\" in [sensor]",
+		"6: [limits] max_pairs:",
+		"7: unknown section [nosuch]",
+		"10: [sensor] internal:",
+		"11: [sensor] flush_interval:",
+		"12: unknown section [limts]",
+		"14: [sensor] id: set twice (first at line 2)",
+		"15: expected \"name = value\"",
+		"16: [sensor] filter: can't parse filter expression",
+		"17: [sensor] user: no user \"no-such-user-here\" on this machine",
+		"18: [sensor] internal: set twice (first at line 10)",
+		"20: [redis] address:",
+		"21: [redis] identity_map_poll: expected 0 (off) or a duration",
+		"22: [redis] heartbeat:",
+	};
+	size_t nwant = sizeof(want_msgs) / sizeof(want_msgs[0]);
+	CHECK_EQ_U64(d.count, nwant);
+	for (size_t i = 0; i < nwant && i < d.count; i++) {
+		snprintf(want, sizeof(want), "%s:%s", path, want_msgs[i]);
+		if (strncmp(d.msg[i], want, strlen(want)) != 0) {
+			fprintf(stderr, "message %zu: got \"%s\", want \"%s...\"\n", i, d.msg[i], want);
+			CHECK(0);
+		}
+	}
 	CHECK_EQ_U64(c.snaplen, 256); /* a bad value leaves the default */
+	CHECK_STREQ(c.id, "gw-1");
 	unlink(path);
 }
 
 TEST_MAIN(test_bytes_units, test_duration_units, test_uint_and_bool, test_format_u64,
-	  test_ini_line_numbers, test_ini_long_line, test_sensor_config_values,
+	  test_ini_line_numbers, test_ini_long_line, test_ini_strict_lines, test_ini_inline_comment,
+	  test_sensor_config_values,
 	  test_sensor_config_errors)

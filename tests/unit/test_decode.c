@@ -178,6 +178,16 @@ static void check_v6(const struct pkt_info *pi, uint64_t ip_bytes)
 	CHECK_EQ_U64(pi->ip_bytes, ip_bytes);
 }
 
+/* Mirror options whose targets are the test frames' destinations (the outer
+ * header's, which the builders share with the inner one). */
+static struct decode_opts mirror_opts(bool vxlan, bool geneve, uint16_t vxlan_port)
+{
+	struct decode_opts o = {.vxlan = vxlan, .geneve = geneve, .vxlan_port = vxlan_port};
+	char err[128];
+	CHECK(decode_parse_targets("198.51.100.7, 2001:db8::2", &o, err, sizeof(err)) == 0);
+	return o;
+}
+
 /* Frame: Ethernet, IPv4 (total length 40), TCP 40000 -> 443 SYN. */
 static void build_eth_v4_tcp(void)
 {
@@ -747,6 +757,7 @@ static void test_reason_names(void)
 	CHECK_STREQ(decode_reason_name(DECODE_BAD_HEADER), "bad_header");
 	CHECK_STREQ(decode_reason_name(DECODE_BAD_LENGTH), "bad_length");
 	CHECK_STREQ(decode_reason_name(DECODE_TOO_DEEP), "too_deep");
+	CHECK_STREQ(decode_reason_name(DECODE_MIRROR_FRAGMENT), "mirror_fragment");
 	CHECK_STREQ(decode_reason_name(DECODE_NREASONS), "unknown");
 }
 
@@ -1003,7 +1014,7 @@ static void build_vxlan(unsigned dport)
 static void test_vxlan_inner_vs_outer(void)
 {
 	struct pkt_info pi;
-	struct decode_opts on = {.vxlan = true};
+	struct decode_opts on = mirror_opts(true, false, 0);
 	build_vxlan(4789);
 	CHECK_EQ_U64(dec(DLT_EN10MB, &pi), DECODE_OK); /* opts off: the outer */
 	check_v4(&pi, 110);
@@ -1016,11 +1027,11 @@ static void test_vxlan_inner_vs_outer(void)
 	CHECK_EQ_U64(pi.tcp_flags, 0x18);
 	CHECK_EQ_U64(pi.wire_bytes, fl);
 	/* GENEVE on does not take VXLAN's port */
-	struct decode_opts gen = {.geneve = true};
+	struct decode_opts gen = mirror_opts(false, true, 0);
 	CHECK_EQ_U64(dec_cut(&gen, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
 	check_v4(&pi, 110);
 	/* a configured port */
-	struct decode_opts port = {.vxlan = true, .vxlan_port = 8472};
+	struct decode_opts port = mirror_opts(true, false, 8472);
 	CHECK_EQ_U64(dec_cut(&port, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
 	check_v4(&pi, 110);
 	build_vxlan(8472);
@@ -1051,7 +1062,7 @@ static void test_vxlan_inner_vs_outer(void)
 static void test_geneve_inner_vs_outer(void)
 {
 	struct pkt_info pi;
-	struct decode_opts on = {.geneve = true};
+	struct decode_opts on = mirror_opts(false, true, 0);
 	/* GENEVE with 8 bytes of options, inner Ethernet, IPv4 */
 	reset();
 	eth(0x86dd);
@@ -1086,6 +1097,62 @@ static void test_geneve_inner_vs_outer(void)
 	/* unknown version */
 	fb[14 + 20 + 8] = 0x40;
 	CHECK_EQ_U64(dec_cut(&on, DLT_EN10MB, fl, 0, &pi), DECODE_NOT_IP);
+}
+
+/* Only UDP to a mirror target is a mirror's transport: the same VXLAN frame
+ * to anyone else is the sender's own upload, counted as itself. A later
+ * fragment of the transport is not counted twice. */
+static void test_mirror_targets(void)
+{
+	struct pkt_info pi;
+	struct decode_opts on = mirror_opts(true, true, 0), elsewhere = {.vxlan = true, .geneve = true};
+	char err[160];
+	CHECK(decode_parse_targets("192.0.2.1 ::/0", &elsewhere, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(elsewhere.ntargets, 2);
+	build_vxlan(4789);
+	CHECK_EQ_U64(dec_cut(&on, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	check_v6(&pi, 60); /* to a target: the inner */
+	CHECK_EQ_U64(dec_cut(&elsewhere, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	check_v4(&pi, 110); /* to 198.51.100.7, not a target (::/0 covers no IPv4) */
+	CHECK_EQ_U64(pi.dport, 4789);
+
+	/* a later fragment of UDP to a target, IPv4 and IPv6 */
+	reset();
+	eth(0x0800);
+	ipv4(5, 20 + 64, 0x0010, 17); /* offset 128 bytes */
+	put_zero(64);
+	CHECK_EQ_U64(dec_cut(&on, DLT_EN10MB, fl, 0, &pi), DECODE_MIRROR_FRAGMENT);
+	CHECK_EQ_U64(dec_cut(&elsewhere, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	CHECK(pi.fragment);
+	CHECK_EQ_U64(dec_cut(&no_opts, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	fb[14 + 9] = 6; /* TCP: never a mirror's */
+	CHECK_EQ_U64(dec_cut(&on, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	reset();
+	eth(0x86dd);
+	ipv6(8 + 32, 44);
+	put8(17);
+	put8(0);
+	put16(0x0100); /* offset 32 */
+	put32(7);
+	put_zero(32);
+	CHECK_EQ_U64(dec_cut(&on, DLT_EN10MB, fl, 0, &pi), DECODE_MIRROR_FRAGMENT);
+	CHECK_EQ_U64(dec_cut(&elsewhere, DLT_EN10MB, fl, 0, &pi), DECODE_MIRROR_FRAGMENT);
+	CHECK_EQ_U64(dec_cut(&no_opts, DLT_EN10MB, fl, 0, &pi), DECODE_OK);
+	CHECK_STREQ(decode_reason_name(DECODE_MIRROR_FRAGMENT), "mirror_fragment");
+
+	/* the list: commas or blanks, at most DECODE_MIRROR_TARGETS_MAX, each a network */
+	struct decode_opts o = {0};
+	CHECK(decode_parse_targets(" 10.0.0.5 ,, fd00::/64\t10.1.0.0/16 ", &o, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(o.ntargets, 3);
+	CHECK(decode_parse_targets("10.0.0.5/8", &o, err, sizeof(err)) == -1);
+	CHECK_STREQ(err, "\"10.0.0.5/8\" has bits set past its prefix length (the network is 10.0.0.0/8)");
+	CHECK(decode_parse_targets("10.0.0.5, nope", &o, err, sizeof(err)) == -1);
+	CHECK_STREQ(err, "\"nope\" is not an address or CIDR");
+	char many[512] = "";
+	for (int i = 0; i <= DECODE_MIRROR_TARGETS_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d,", i);
+	CHECK(decode_parse_targets(many, &o, err, sizeof(err)) == -1);
+	CHECK_STREQ(err, "more than 16 mirror targets");
 }
 
 /*
@@ -1256,7 +1323,7 @@ static unsigned fast_vs_walk(const struct decode_opts *o, size_t caplen, uint32_
  * at every length and with every value of the bytes the fast path tests. */
 static void test_fast_path_equals_walk(void)
 {
-	static const struct decode_opts mirrors = {.vxlan = true, .geneve = true};
+	const struct decode_opts mirrors = mirror_opts(true, true, 0);
 	/* Offsets of the tested bytes, from the IP header: IPv4 version/IHL,
 	 * total length, fragment field, protocol; IPv6 version, payload
 	 * length, next header. */
@@ -1314,5 +1381,5 @@ TEST_MAIN(test_fast_path_equals_walk, test_ether_ipv4_tcp, test_ether_ipv6_udp, 
 	  test_unsupported_link, test_reason_names, test_ipv4_options_and_fragments,
 	  test_ipv4_bad_lengths, test_tso_zero_length, test_ipv6_jumbogram,
 	  test_ipv6_ext_headers, test_ipv6_ext_bound, test_vxlan_inner_vs_outer,
-	  test_geneve_inner_vs_outer, test_truncation_every_offset,
+	  test_geneve_inner_vs_outer, test_mirror_targets, test_truncation_every_offset,
 	  test_truncated_between_addresses, test_layer_budget)

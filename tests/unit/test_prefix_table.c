@@ -31,7 +31,8 @@ static bool ref_lookup(const struct ref_prefix *ps, size_t n, const ew_addr *a, 
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++)
-		if (covers(&ps[i], a) && (best < 0 || ps[i].plen >= ps[best].plen))
+		if (covers(&ps[i], a) && (ps[i].plen >= 96 || !addr_is_v4(a)) &&
+		    (best < 0 || ps[i].plen >= ps[best].plen))
 			best = (int)i;
 	if (best < 0)
 		return false;
@@ -92,7 +93,7 @@ static void test_basic_and_edges(void)
 	add_cidr(t, "10.1.2.0/24", 33);
 	CHECK_EQ_U64(prefix_table_count(t), 6);
 	CHECK_EQ_U64(lookup_s(t, "10.1.2.4"), 33);
-	add_cidr(t, "10.1.99.99/16", 22); /* host bits cleared: same as 10.1.0.0/16 */
+	add_cidr(t, "10.1.0.0/16", 22); /* the same prefix again: replaces */
 	CHECK_EQ_U64(prefix_table_count(t), 6);
 	CHECK_EQ_U64(lookup_s(t, "10.1.3.4"), 22);
 
@@ -100,7 +101,7 @@ static void test_basic_and_edges(void)
 	add_cidr(t, "0.0.0.0/0", 7);
 	CHECK_EQ_U64(lookup_s(t, "11.0.0.0"), 7);
 	CHECK_EQ_U64(lookup_s(t, "2001:db9::1"), 0);
-	/* ::/0 covers everything, but loses to anything longer. */
+	/* ::/0 covers all of IPv6, but loses to anything longer. */
 	add_cidr(t, "::/0", 8);
 	CHECK_EQ_U64(lookup_s(t, "2001:db9::1"), 8);
 	CHECK_EQ_U64(lookup_s(t, "11.0.0.0"), 7);
@@ -146,14 +147,19 @@ static void test_basic_and_edges(void)
 	CHECK_EQ_U64(prefix_table_count(t), 6);
 	prefix_table_free(t);
 
-	/* Prefixes shorter than /96 that cover IPv4: ::ffff:0:0/80 style. */
+	/* IPv6 prefixes shorter than /96 cover mapped space in the arithmetic,
+	 * but mean IPv6 addresses: no IPv4 address falls under them. */
 	t = prefix_table_new();
+	add_cidr(t, "::/0", 5);
 	add_cidr(t, "::/64", 1);
-	add_cidr(t, "::ffff:0:0/96", 2);
-	add_cidr(t, "::ffff:0:0/95", 3);
-	CHECK_EQ_U64(lookup_s(t, "1.2.3.4"), 2);
+	add_cidr(t, "::fffe:0:0/95", 3);
+	CHECK_EQ_U64(lookup_s(t, "1.2.3.4"), 0);
+	CHECK(!prefix_table_contains(t, &(ew_addr){{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4}}));
 	CHECK_EQ_U64(lookup_s(t, "::1"), 1);
 	CHECK_EQ_U64(lookup_s(t, "::fffe:1:1"), 3);
+	CHECK_EQ_U64(lookup_s(t, "2001:db8::1"), 5);
+	add_cidr(t, "::ffff:0:0/96", 2); /* IPv4 /0 written as IPv6: it does */
+	CHECK_EQ_U64(lookup_s(t, "1.2.3.4"), 2);
 	add_cidr(t, "1.2.3.4/31", 4);
 	CHECK_EQ_U64(lookup_s(t, "1.2.3.5"), 4);
 	CHECK_EQ_U64(lookup_s(t, "1.2.3.6"), 2);
@@ -170,7 +176,7 @@ static void random_prefix(struct ref_prefix *p, const ew_addr *bases, size_t nba
 		a.b[8 + rnd() % 8] ^= (uint8_t)(1u << (rnd() % 8));
 	unsigned plen;
 	if (addr_is_v4(&a)) {
-		/* Occasionally a prefix shorter than /96 to cover IPv4 as a whole. */
+		/* Occasionally a prefix shorter than /96: IPv6, covering no IPv4. */
 		plen = rnd() % 50 ? 96 + (unsigned)(rnd() % 33) : (unsigned)(rnd() % 97);
 	} else {
 		for (unsigned i = 0; i < flips; i++)
