@@ -43,6 +43,7 @@
 
 #define RECONCILE_ALERTS 1000
 #define IDLE_POLL_S 0.05
+#define TRIMMED_REASON "entry trimmed from the stream before it was applied"
 
 struct app {
 	const char *conf_path;
@@ -275,7 +276,9 @@ static void apply_batch(struct app *a, struct store_entry *v, size_t n, struct s
 		d->entry_id = v[i].id;
 		d->raw = v[i].report;
 		d->rawlen = v[i].len;
-		if (!v[i].report) {
+		if (v[i].trimmed) {
+			snprintf(d->reason, sizeof(d->reason), TRIMMED_REASON);
+		} else if (!v[i].report) {
 			snprintf(d->reason, sizeof(d->reason), "no report field");
 		} else {
 			struct report r;

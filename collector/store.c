@@ -169,8 +169,10 @@ void store_entries_free(struct store_entry *v, size_t n)
 	free(v);
 }
 
-/* Converts an entry list reply ([[id, [k, v, ...]], ...]). */
-static int entries_from(redisReply *list, struct store_entry **out, size_t *n)
+/* Converts an entry list reply ([[id, [k, v, ...]], ...]), taking the
+ * value of field `field` (the reports stream's "report", the alerts
+ * stream's "alert") as each entry's text. */
+static int entries_from(redisReply *list, const char *field, struct store_entry **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -190,12 +192,12 @@ static int entries_from(redisReply *list, struct store_entry **out, size_t *n)
 		memcpy(v[k].id, e->element[0]->str, e->element[0]->len + 1);
 		redisReply *f = e->element[1];
 		/* A pending entry deleted from the stream comes back with nil fields. */
+		v[k].trimmed = f->type == REDIS_REPLY_NIL;
 		if (f->type == REDIS_REPLY_ARRAY) {
 			for (size_t j = 0; j + 1 < f->elements; j += 2) {
 				redisReply *key = f->element[j], *val = f->element[j + 1];
 				if (key->type == REDIS_REPLY_STRING && val->type == REDIS_REPLY_STRING &&
-				    (strcmp(key->str, "report") == 0 || strcmp(key->str, "alert") == 0) &&
-				    !v[k].report) {
+				    strcmp(key->str, field) == 0 && !v[k].report) {
 					v[k].report = malloc(val->len + 1);
 					if (v[k].report) {
 						memcpy(v[k].report, val->str, val->len);
@@ -229,7 +231,7 @@ int store_read(struct store *s, bool pending, const char *after, size_t count,
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2)
 		return rerr(s->c, r, "XREADGROUP", err, errlen);
-	int rc = entries_from(r->element[0]->element[1], v, n);
+	int rc = entries_from(r->element[0]->element[1], "report", v, n);
 	freeReplyObject(r);
 	if (rc != 0)
 		snprintf(err, errlen, "XREADGROUP: bad entries");
@@ -247,7 +249,7 @@ int store_range(struct store *s, const char *after, size_t count, struct store_e
 				     strcmp(after, "0") == 0 ? "-" : start, cnt);
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return rerr(s->c, r, "XRANGE", err, errlen);
-	int rc = entries_from(r, v, n);
+	int rc = entries_from(r, "report", v, n);
 	freeReplyObject(r);
 	return rc;
 }
@@ -260,7 +262,7 @@ int store_recent_alerts(struct store *s, size_t count, struct store_entry **v, s
 	redisReply *r = redisCommand(s->c, "XREVRANGE %s + - COUNT %s", s->k_alerts, cnt);
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return rerr(s->c, r, "XREVRANGE", err, errlen);
-	int rc = entries_from(r, v, n);
+	int rc = entries_from(r, "alert", v, n);
 	freeReplyObject(r);
 	/* oldest first */
 	for (size_t i = 0; rc == 0 && i < *n / 2; i++) {

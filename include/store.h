@@ -37,6 +37,7 @@ struct store_entry {
 	char id[48];
 	char *report;           /* the "report" field, NULL if absent; owned */
 	size_t len;
+	bool trimmed;           /* a pending id whose entry is no longer in the stream */
 };
 
 struct store_dead {

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# How egress-collector reads, claims, acknowledges and commits the report
+# stream, against a real redis-server: a dead consumer's pending reports are
+# taken over (at start, in stream order, and while running once idle), a
+# deleted consumer group is recreated where the collector left off, entries
+# trimmed before they were applied and entries with no "report" field are
+# dead-lettered with their reason and counted, and the detector's learning
+# is saved when the stream goes idle and on stop.
+. "$(dirname "$0")/../lib.sh"
+command -v jq >/dev/null || { skip "jq not installed"; finish; exit; }
+[ -x "$COLLECTOR" ] || { fail "build $COLLECTOR first"; finish; exit; }
+start_redis || { fail "redis"; finish; exit; }
+R=unix:$REDIS_SOCK
+T=1742380800
+
+conf() {        # conf FILE PREFIX BATCH [MORE LINES...]
+	local f=$1 p=$2 b=$3
+	shift 3
+	{
+		printf '[collector]\nhttp = off\nprefix = %s\nbatch = %s\n' "$p" "$b"
+		for l in "$@"; do echo "$l"; done
+		printf '[rule burst-1h]\nwindow = 1h\nmax_bytes = 1MB\nseverity = high\n'
+	} >"$f"
+}
+# rep PREFIX SENSOR SEQ START END IDENT OUT_BYTES: one report
+rep() {
+	rcli XADD "$1reports" '*' report "{\"v\":1,\"sensor\":\"$2\",\"seq\":$3,\"start\":$4,\"end\":$5,\"identities\":[{\"identity\":\"$6\",\"out_bytes\":$7,\"out_packets\":1,\"in_bytes\":0,\"in_packets\":0,\"destinations\":[{\"addr\":\"198.51.100.$(($3 % 200 + 1))\",\"port\":443,\"proto\":\"tcp\",\"bytes\":$7,\"packets\":1}]}],\"stats\":{\"packets_seen\":1,\"packets_undecoded\":0,\"drops_kernel\":0}}" >/dev/null
+}
+reps() {        # reps PREFIX FROM TO [STEP_S]: reports FROM..TO of sensor gw-1, identity web
+	local st=${4:-10}
+	for s in $(seq "$2" "$3"); do rep "$1" gw-1 "$s" $((T + st * s)) $((T + st * s + st)) web 1000; done
+}
+collect() { "$COLLECTOR" -c "$1" --redis "$R" --exit-when-idle 2>>"$TMP/c.log"; }
+dump() { "$COLLECTOR" -c "$1" --redis "$R" --dump-state 2>>"$TMP/c.log"; }
+summary() {     # applied dead duplicates gaps web_out
+	dump "$1" | jq -r '[.counters.applied, .counters.dead, .counters.duplicates, .counters.gaps,
+		([.identities[] | select(.identity=="web") | .out_bytes] | add // 0)] | map(tostring) | join(" ")'
+}
+pending() { rcli XPENDING "$1reports" collectors | head -1; }
+wait_for() { for _ in $(seq 150); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+
+# --- trimmed before applied: dead-lettered with that reason, counted --------
+# trimmed PREFIX CONSUMER N: N of 10 entries read by CONSUMER, then trimmed
+# away; the collector (collector-1) starts.
+trimmed() {
+	conf "$TMP/t.conf" "$1" 10
+	rcli XGROUP CREATE "$1reports" collectors 0 MKSTREAM >/dev/null
+	reps "$1" 1 10
+	rcli XREADGROUP GROUP collectors "$2" COUNT "$3" STREAMS "$1reports" '>' >/dev/null
+	local keep reasons d
+	keep=$(rcli --raw XRANGE "$1reports" - + COUNT $(($3 + 1)) | grep -E '^[0-9]+-[0-9]+$' | tail -1)
+	rcli XTRIM "$1reports" MINID "$keep" >/dev/null
+	collect "$TMP/t.conf"
+	reasons=$(rcli --raw XRANGE "$1reports:dead" - + | awk 'p{print; p=0} /^reason$/{p=1}' | sort | uniq -c | sed 's/^ *//')
+	d=$(dump "$TMP/t.conf")
+	[ "$reasons" = "$3 entry trimmed from the stream before it was applied" ] &&
+		[ "$(echo "$d" | jq '.counters.dead')" = "$3" ] &&
+		[ "$(echo "$d" | jq '.dead_reasons["entry trimmed from the stream before it was applied"]')" = "$3" ] &&
+		[ "$(echo "$d" | jq '.counters.applied')" = $((10 - $3)) ] && [ "$(pending "$1")" = 0 ] ||
+		echo "trimmed $*: reasons '$reasons', dead $(echo "$d" | jq -c '[.counters.dead, .dead_reasons]'), applied $(echo "$d" | jq .counters.applied), pending $(pending "$1")"
+}
+r=$(trimmed t: collector-1 3)
+[ -z "$r" ] && pass "own pending entries trimmed from the stream: dead-lettered as trimmed, counted" || fail "$r"
+
+# --- an entry whose only field is "alert" is no report ----------------------
+conf "$TMP/f.conf" f: 10
+J='{"v":1,"sensor":"gw-1","seq":1,"start":'$T',"end":'$((T + 10))',"identities":[{"identity":"web","out_bytes":777,"out_packets":1,"in_bytes":0,"in_packets":0}],"stats":{"packets_seen":1,"packets_undecoded":0,"drops_kernel":0}}'
+rcli XADD f:reports '*' alert "$J" >/dev/null
+collect "$TMP/f.conf"
+got=$(summary "$TMP/f.conf")
+r=$(rcli --raw XRANGE f:reports:dead - + | awk 'p{print; p=0} /^reason$/{p=1}')
+[ "$got" = "0 1 0 0 0" ] && [ "$r" = "no report field" ] &&
+	pass "an entry with an \"alert\" field and no \"report\" is dead-lettered as \"no report field\"" ||
+	fail "alert field: $got, reason '$r'"
+
+finish
