@@ -265,6 +265,22 @@ static int start_session(struct app *a)
 	return 0;
 }
 
+/*
+ * Writes the detector's state alone when it learned since its last save
+ * (the stream went idle, or the collector stops): every batch is committed
+ * already, so this is all the state memory holds that Redis lacks.
+ */
+static int save_detector(struct app *a, char *err, size_t errlen)
+{
+	if (!a->engine || !a->store || !engine_detect_dirty(a->engine))
+		return 0;
+	if (store_commit(a->store, a->engine, NULL, 0, NULL, 0, NULL, NULL, true, err, errlen) != 0)
+		return -1;
+	engine_detect_saved(a->engine);
+	a->det_saved_at = monotonic_s();
+	return 0;
+}
+
 /* Applies a batch; fills dead letters. Returns the number applied. */
 static void apply_batch(struct app *a, struct store_entry *v, size_t n, struct store_dead *dead,
 			size_t *ndead, struct engine_alerts *alerts)
@@ -322,6 +338,13 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
+		if (save_detector(a, err, sizeof(err)) != 0) {
+			logmsg("commit: %s; reconnecting", err);
+			a->ingest.reconnects++;
+			drop_connection(a);
+			schedule(a, 0.1);
+			return;
+		}
 		if (a->pending_phase) {
 			a->pending_phase = false;
 			schedule(a, 0);
@@ -469,9 +492,15 @@ static int run(struct app *a)
 	}
 	schedule(a, a->backoff);
 	event_base_dispatch(a->base);
-	/* Every batch is committed before its callback returns: nothing to save
-	 * here beyond what Redis already holds. */
-	logmsg("stopped; %s", a->engine ? "state saved" : "not connected");
+	/* Every batch is committed before its callback returns; the detector's
+	 * learning since its last save is all that is left to write. */
+	char serr[512];
+	if (!a->engine)
+		logmsg("stopped; not connected");
+	else if (save_detector(a, serr, sizeof(serr)) != 0)
+		logmsg("stopped; the detector's state since its last save is lost: %s", serr);
+	else
+		logmsg("stopped; state saved");
 	rc = 0;
 	collector_http_stop(a->http_hook);
 out_events:

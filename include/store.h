@@ -69,7 +69,8 @@ void store_entries_free(struct store_entry *v, size_t n);
 /*
  * Commits one batch atomically (see above). is_new[i] (n alerts) tells
  * which alerts were new to Redis (the rest had been raised before).
- * save_detect also writes the detector's state.
+ * save_detect also writes the detector's state. v may be empty (n 0): a
+ * commit of dead letters, counters or the detector alone.
  */
 int store_commit(struct store *s, struct engine *e, const struct store_entry *v, size_t n,
 		 const struct store_dead *dead, size_t ndead, const struct engine_alerts *alerts,

@@ -73,4 +73,36 @@ r=$(rcli --raw XRANGE f:reports:dead - + | awk 'p{print; p=0} /^reason$/{p=1}')
 	pass "an entry with an \"alert\" field and no \"report\" is dead-lettered as \"no report field\"" ||
 	fail "alert field: $got, reason '$r'"
 
+# --- the detector's learning is saved when idle and on stop -----------------
+# d: batch 10, 30 reports in full batches; e: the same state and reports, in
+# one short batch (always saved). Both start from one state (COPY), so the
+# detector (seed included) is the same and must end byte-identical.
+conf "$TMP/d.conf" d: 10
+conf "$TMP/e.conf" e: 100
+reps d: 1 10 600
+collect "$TMP/d.conf"
+for k in reports collector:identities collector:sensors collector:meta collector:detect collector:acked; do
+	rcli COPY "d:$k" "e:$k" >/dev/null
+done
+for p in d: e:; do reps $p 11 30 600; done
+"$COLLECTOR" -c "$TMP/d.conf" --redis "$R" 2>"$TMP/d.log" &
+CP=$!
+on_exit "kill $CP 2>/dev/null; wait $CP 2>/dev/null"
+wait_for '[ "$(summary "$TMP/d.conf" | cut -d" " -f1)" = 30 ]'
+sleep 0.3
+kill -TERM $CP
+wait $CP
+collect "$TMP/e.conf"
+same=$(rcli EVAL "return redis.call('GET', KEYS[1]) == redis.call('GET', KEYS[2]) and 1 or 0" 2 d:collector:detect e:collector:detect)
+[ "$(summary "$TMP/e.conf" | cut -d" " -f1)" = 30 ] && [ "$same" = 1 ] &&
+	pass "detector state saved once the stream went idle: the same as a run that saved after the last report" ||
+	fail "detector state after SIGTERM differs from the reference (same=$same)"
+grep -q "stopped; state saved" "$TMP/d.log" && pass "SIGTERM: stopped; state saved" || fail "stop log: $(tail -1 "$TMP/d.log")"
+# --exit-when-idle stops right after the last batch: the stop saves it too.
+reps d: 31 50 600
+reps e: 31 50 600
+collect "$TMP/d.conf"
+collect "$TMP/e.conf"
+same=$(rcli EVAL "return redis.call('GET', KEYS[1]) == redis.call('GET', KEYS[2]) and 1 or 0" 2 d:collector:detect e:collector:detect)
+[ "$same" = 1 ] && pass "--exit-when-idle saves the detector's state" || fail "detector state after --exit-when-idle differs"
 finish
