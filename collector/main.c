@@ -248,7 +248,8 @@ static int start_session(struct app *a)
 	}
 	a->engine = engine_new(a->cfg);
 	size_t corrupt = 0;
-	if (!a->engine || store_ensure_group(a->store, err, sizeof(err)) != 0 ||
+	bool created = false;
+	if (!a->engine || store_ensure_group(a->store, &created, err, sizeof(err)) != 0 ||
 	    store_load(a->store, a->engine, &corrupt, err, sizeof(err)) != 0) {
 		logmsg("redis %s: %s", redis_addr_str(&a->redis, ab, sizeof(ab)), a->engine ? err : "out of memory");
 		drop_connection(a);
@@ -259,6 +260,10 @@ static int start_session(struct app *a)
 	logmsg("connected to %s; state: %zu identities, %zu sensors, now %.3f",
 	       redis_addr_str(&a->redis, ab, sizeof(ab)), engine_ident_count(a->engine),
 	       engine_sensor_count(a->engine), engine_now(a->engine));
+	if (created)
+		logmsg("consumer group %s created at entry %s (%s)", a->cfg->group,
+		       store_acked(a->store),
+		       strcmp(store_acked(a->store), "0") ? "the last one acked" : "the stream's start");
 	reconcile_alerts(a);
 	a->pending_phase = true;
 	snprintf(a->pending_after, sizeof(a->pending_after), "0");

@@ -25,7 +25,8 @@ struct store {
 	char prefix[64];
 	char group[64], consumer[64];
 	char k_reports[128], k_dead[128], k_alerts[128], k_ids[128], k_sensors[128], k_meta[128],
-	     k_detect[128];
+	     k_detect[128], k_acked[128];
+	char acked[48];                 /* last acked entry id as committed, "0": none */
 };
 
 /* Marks an alert id seen and publishes it only the first time. */
@@ -87,6 +88,8 @@ struct store *store_connect(const struct redis_addr *a, const char *prefix, cons
 	snprintf(s->k_sensors, sizeof(s->k_sensors), "%scollector:sensors", prefix);
 	snprintf(s->k_meta, sizeof(s->k_meta), "%scollector:meta", prefix);
 	snprintf(s->k_detect, sizeof(s->k_detect), "%scollector:detect", prefix);
+	snprintf(s->k_acked, sizeof(s->k_acked), "%scollector:acked", prefix);
+	snprintf(s->acked, sizeof(s->acked), "0");
 	return s;
 }
 
@@ -98,9 +101,50 @@ void store_free(struct store *s)
 	free(s);
 }
 
-int store_ensure_group(struct store *s, char *err, size_t errlen)
+/* Parses a stream entry id "MS-SEQ" (or "MS"). */
+static bool id_parse(const char *p, unsigned long long *ms, unsigned long long *sq)
 {
-	redisReply *r = redisCommand(s->c, "XGROUP CREATE %s %s 0 MKSTREAM", s->k_reports, s->group);
+	char *end;
+	if (*p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	*ms = strtoull(p, &end, 10);
+	*sq = 0;
+	if (*end == '-') {
+		p = end + 1;
+		if (*p < '0' || *p > '9')
+			return false;
+		*sq = strtoull(p, &end, 10);
+	}
+	return errno == 0 && *end == '\0';
+}
+
+/* True when stream id a sorts after b (both valid). */
+static bool id_after(const char *a, const char *b)
+{
+	unsigned long long am, as, bm, bs;
+	if (!id_parse(a, &am, &as) || !id_parse(b, &bm, &bs))
+		return false;
+	return am > bm || (am == bm && as > bs);
+}
+
+const char *store_acked(const struct store *s) { return s->acked; }
+
+int store_ensure_group(struct store *s, bool *created, char *err, size_t errlen)
+{
+	*created = false;
+	redisReply *r = redisCommand(s->c, "GET %s", s->k_acked);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return rerr(s->c, r, "GET acked", err, errlen);
+	unsigned long long ms, sq;
+	/* A value that is no id (corrupt) falls back to the start: the seq
+	 * dedupe keeps re-read reports from applying twice. */
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(s->acked) && id_parse(r->str, &ms, &sq))
+		snprintf(s->acked, sizeof(s->acked), "%s", r->str);
+	else
+		snprintf(s->acked, sizeof(s->acked), "0");
+	freeReplyObject(r);
+	r = redisCommand(s->c, "XGROUP CREATE %s %s %s MKSTREAM", s->k_reports, s->group, s->acked);
 	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0) {
 		freeReplyObject(r);
 		return 0;
@@ -108,6 +152,7 @@ int store_ensure_group(struct store *s, char *err, size_t errlen)
 	if (!r || r->type != REDIS_REPLY_STATUS)
 		return rerr(s->c, r, "XGROUP CREATE", err, errlen);
 	freeReplyObject(r);
+	*created = true;
 	return 0;
 }
 
@@ -403,12 +448,21 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 		      args_s(&a, ALERT_SEEN_TTL_S) == 0 && args_s(&a, ALERTS_MAXLEN) == 0 &&
 		      send_args(s, &a, &queued) == 0;
 	}
+	/* The cursor a recreated group starts from: never moves back, as a
+	 * batch of claimed entries may be older than entries acked before. */
+	char acked[sizeof(s->acked)];
+	snprintf(acked, sizeof(acked), "%s", s->acked);
 	if (n && ok) {
 		ok &= args_s(&a, "XACK") == 0 && args_s(&a, s->k_reports) == 0 &&
 		      args_s(&a, s->group) == 0;
-		for (size_t i = 0; i < n && ok; i++)
+		for (size_t i = 0; i < n && ok; i++) {
 			ok &= args_s(&a, v[i].id) == 0;
+			if (id_after(v[i].id, acked))
+				snprintf(acked, sizeof(acked), "%s", v[i].id);
+		}
 		ok &= ok && send_args(s, &a, &queued) == 0;
+		ok &= ok && args_s(&a, "SET") == 0 && args_s(&a, s->k_acked) == 0 &&
+		      args_s(&a, acked) == 0 && send_args(s, &a, &queued) == 0;
 	}
 	ok &= args_s(&a, "EXEC") == 0 && send_args(s, &a, &queued) == 0;
 	args_free(&a);
@@ -451,8 +505,10 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 			rc = -1;
 		}
 	freeReplyObject(r);
-	if (rc == 0)
+	if (rc == 0) {
 		engine_clear_dirty(e);
+		snprintf(s->acked, sizeof(s->acked), "%s", acked);
+	}
 	return rc;
 out_drain:
 	/* An error while queueing: EXEC will answer EXECABORT; read the rest. */

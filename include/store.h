@@ -14,6 +14,10 @@
  *                                 written in the same MULTI/EXEC when the
  *                                 caller asks (when idle, else every
  *                                 [detect] checkpoint)
+ *   PREFIX collector:acked        string: the highest report entry id a
+ *                                 commit acknowledged, written in the
+ *                                 batch's MULTI/EXEC; a consumer group that
+ *                                 was deleted is recreated there, not at 0
  *
  * Exactly once: store_commit() writes the batch's dirty state, dead letters,
  * alerts (through a dedupe script) and the XACK of the batch's entries in
@@ -52,8 +56,16 @@ struct store *store_connect(const struct redis_addr *a, const char *prefix, cons
 			    const char *consumer, double timeout_s, char *err, size_t errlen);
 void store_free(struct store *s);
 
-/* Creates the consumer group at the stream's start (MKSTREAM) if absent. */
-int store_ensure_group(struct store *s, char *err, size_t errlen);
+/*
+ * Creates the consumer group (MKSTREAM) if absent: at the last entry a
+ * commit acknowledged (PREFIX collector:acked), so a group deleted under a
+ * running collector does not make it read the whole stream again; at the
+ * stream's start when nothing was ever acked. *created tells which.
+ */
+int store_ensure_group(struct store *s, bool *created, char *err, size_t errlen);
+
+/* The last acknowledged entry id ("0" when none); borrowed. */
+const char *store_acked(const struct store *s);
 
 /* Loads every identity, sensor and the meta record into e. */
 int store_load(struct store *s, struct engine *e, size_t *corrupt, char *err, size_t errlen);

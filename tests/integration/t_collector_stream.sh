@@ -73,6 +73,40 @@ r=$(rcli --raw XRANGE f:reports:dead - + | awk 'p{print; p=0} /^reason$/{p=1}')
 	pass "an entry with an \"alert\" field and no \"report\" is dead-lettered as \"no report field\"" ||
 	fail "alert field: $got, reason '$r'"
 
+# --- a deleted consumer group is recreated where the collector left off ----
+conf "$TMP/g.conf" g: 10
+reps g: 1 20
+rcli XADD g:reports '*' report 'not json' >/dev/null
+rcli XADD g:reports '*' report '{"v":1}' >/dev/null
+collect "$TMP/g.conf"
+before=$(summary "$TMP/g.conf")
+last=$(rcli --raw XREVRANGE g:reports + - COUNT 1 | head -1)
+[ "$(rcli GET g:collector:acked)" = "$last" ] && pass "the last acked entry id is committed (g:collector:acked)" ||
+	fail "acked $(rcli GET g:collector:acked), last entry $last"
+# deleted while stopped: the next start recreates it after the last acked entry
+rcli XGROUP DESTROY g:reports collectors >/dev/null
+reps g: 21 22
+collect "$TMP/g.conf"
+got=$(summary "$TMP/g.conf")
+[ "$before" = "20 2 0 0 20000" ] && [ "$got" = "22 2 0 0 22000" ] && [ "$(rcli XLEN g:reports:dead)" = 2 ] &&
+	pass "group deleted while stopped: recreated at the last acked entry, nothing read twice" ||
+	fail "group deleted while stopped: $before -> $got (want 22 2 0 0 22000), dead stream $(rcli XLEN g:reports:dead)"
+# deleted under a running collector: it reconnects and carries on
+"$COLLECTOR" -c "$TMP/g.conf" --redis "$R" 2>>"$TMP/g.log" &
+CP=$!
+on_exit "kill $CP 2>/dev/null; wait $CP 2>/dev/null"
+sleep 0.5
+rcli XGROUP DESTROY g:reports collectors >/dev/null
+wait_for 'grep -q "created at entry" "$TMP/g.log"' || fail "no group recreated"
+reps g: 23 24
+wait_for '[ "$(summary "$TMP/g.conf" | cut -d" " -f1)" = 24 ]'
+kill -TERM $CP
+wait $CP
+got=$(summary "$TMP/g.conf")
+[ "$got" = "24 2 0 0 24000" ] && [ "$(rcli XLEN g:reports:dead)" = 2 ] &&
+	pass "group deleted under a running collector: no report re-read, no dead letter twice" ||
+	fail "group deleted live: $got (want 24 2 0 0 24000), dead stream $(rcli XLEN g:reports:dead)"
+
 # --- the detector's learning is saved when idle and on stop -----------------
 # d: batch 10, 30 reports in full batches; e: the same state and reports, in
 # one short batch (always saved). Both start from one state (COPY), so the
