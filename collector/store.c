@@ -156,6 +156,76 @@ int store_ensure_group(struct store *s, bool *created, char *err, size_t errlen)
 	return 0;
 }
 
+int store_pending_others(struct store *s, size_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	redisReply *r = redisCommand(s->c, "XPENDING %s %s", s->k_reports, s->group);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+		return rerr(s->c, r, "XPENDING", err, errlen);
+	redisReply *cs = r->element[3];
+	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
+		redisReply *c = cs->element[i];
+		if (c->type != REDIS_REPLY_ARRAY || c->elements != 2 ||
+		    c->element[0]->type != REDIS_REPLY_STRING || c->element[1]->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(c->element[0]->str, s->consumer) != 0)
+			*n += (size_t)strtoull(c->element[1]->str, NULL, 10);
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Copies a reply's array of ids into trimmed entries. */
+static int ids_from(redisReply *list, struct store_entry **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (list->type != REDIS_REPLY_ARRAY || !list->elements)
+		return 0;
+	struct store_entry *v = calloc(list->elements, sizeof(*v));
+	if (!v)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < list->elements; i++) {
+		redisReply *e = list->element[i];
+		if (e->type != REDIS_REPLY_STRING || e->len >= sizeof(v[k].id))
+			continue;
+		memcpy(v[k].id, e->str, e->len + 1);
+		v[k++].trimmed = true;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int store_claim(struct store *s, long long min_idle_ms, char *cursor, size_t cursorlen,
+		size_t count, size_t *claimed, struct store_entry **deleted, size_t *ndeleted,
+		char *err, size_t errlen)
+{
+	*claimed = 0;
+	*deleted = NULL;
+	*ndeleted = 0;
+	char idle[24], cnt[24];
+	snprintf(idle, sizeof(idle), "%lld", min_idle_ms);
+	snprintf(cnt, sizeof(cnt), "%zu", count);
+	redisReply *r = redisCommand(s->c, "XAUTOCLAIM %s %s %s %s %s COUNT %s JUSTID", s->k_reports,
+				     s->group, s->consumer, idle, cursor, cnt);
+	/* [next cursor, [claimed ids], [deleted ids] (Redis 7)] */
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= cursorlen ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY)
+		return rerr(s->c, r, "XAUTOCLAIM", err, errlen);
+	snprintf(cursor, cursorlen, "%s", r->element[0]->str);
+	*claimed = r->element[1]->elements;
+	if (r->elements >= 3 && ids_from(r->element[2], deleted, ndeleted) != 0) {
+		freeReplyObject(r);
+		snprintf(err, errlen, "XAUTOCLAIM: out of memory");
+		return -1;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
 static int load_hash(struct store *s, const char *key, struct engine *e,
 		     int (*fn)(struct engine *, const unsigned char *, size_t), size_t *corrupt,
 		     char *err, size_t errlen)

@@ -25,6 +25,10 @@
  * before the batch with its entries still pending, or the state after it
  * with them acked; a restart loads the state and re-reads the pending
  * entries first.
+ *
+ * Takeover: entries another consumer of the group read and never acked (it
+ * died, or runs under a new name now) are moved to this consumer's pending
+ * list with store_claim() and read back, in stream order, as its own.
  */
 #ifndef EW_STORE_H
 #define EW_STORE_H
@@ -66,6 +70,22 @@ int store_ensure_group(struct store *s, bool *created, char *err, size_t errlen)
 
 /* The last acknowledged entry id ("0" when none); borrowed. */
 const char *store_acked(const struct store *s);
+
+/* Entries pending on consumers of the group other than this one. */
+int store_pending_others(struct store *s, size_t *n, char *err, size_t errlen);
+
+/*
+ * One XAUTOCLAIM step: moves up to count entries of the group's pending
+ * list, idle at least min_idle_ms, to this consumer (JUSTID: they are read
+ * back in order with store_read(pending)). Start with *cursor "0-0"; it is
+ * "0-0" again when the whole pending list was scanned. *claimed counts the
+ * entries moved (this consumer's own idle ones included). Entries no longer
+ * in the stream leave the pending list (Redis 7) and come back in *deleted
+ * (trimmed set; free with store_entries_free) for the caller to dead-letter.
+ */
+int store_claim(struct store *s, long long min_idle_ms, char *cursor, size_t cursorlen,
+		size_t count, size_t *claimed, struct store_entry **deleted, size_t *ndeleted,
+		char *err, size_t errlen);
 
 /* Loads every identity, sensor and the meta record into e. */
 int store_load(struct store *s, struct engine *e, size_t *corrupt, char *err, size_t errlen);

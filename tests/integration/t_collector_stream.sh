@@ -39,6 +39,49 @@ summary() {     # applied dead duplicates gaps web_out
 pending() { rcli XPENDING "$1reports" collectors | head -1; }
 wait_for() { for _ in $(seq 150); do eval "$1" && return 0; sleep 0.1; done; return 1; }
 
+# --- takeover at start: a dead consumer's batch comes first, in order -------
+# collector-1 read 5 reports and died before its commit; the replacement
+# runs as collector-2. Its state is collector-1's last commit, so those 5 are
+# the next to apply: claimed and applied before the 15 newer ones.
+conf "$TMP/a.conf" a: 10 "consumer = collector-2"
+rcli XGROUP CREATE a:reports collectors 0 MKSTREAM >/dev/null
+reps a: 1 20
+rcli XREADGROUP GROUP collectors collector-1 COUNT 5 STREAMS a:reports '>' >/dev/null
+collect "$TMP/a.conf"
+got=$(summary "$TMP/a.conf")
+[ "$got" = "20 0 0 0 20000" ] && [ "$(pending a:)" = 0 ] &&
+	pass "a dead consumer's pending reports are taken over at start and applied once, in order" ||
+	fail "takeover at start: applied dead duplicates gaps web_out = $got (want 20 0 0 0 20000), pending $(pending a:)"
+grep -q "taking over 5 entries pending on other consumers" "$TMP/c.log" && pass "the takeover is logged" ||
+	fail "no takeover line in the log"
+
+# --- takeover while running: entries left pending claim_idle long ----------
+# Another consumer reads 3 new reports (atomically with their XADD, so the
+# running collector cannot read them first) and never acks them.
+conf "$TMP/b.conf" b: 10 "consumer = collector-2" "claim_idle = 1s"
+rcli XGROUP CREATE b:reports collectors 0 MKSTREAM >/dev/null
+reps b: 1 5
+"$COLLECTOR" -c "$TMP/b.conf" --redis "$R" 2>>"$TMP/b.log" &
+CP=$!
+on_exit "kill $CP 2>/dev/null; wait $CP 2>/dev/null"
+wait_for '[ "$(summary "$TMP/b.conf" | cut -d" " -f1)" = 5 ]' || fail "running collector did not apply 5"
+{
+	echo MULTI
+	for s in 6 7 8; do
+		echo "XADD b:reports * report '{\"v\":1,\"sensor\":\"gw-1\",\"seq\":$s,\"start\":$((T + 10 * s)),\"end\":$((T + 10 * s + 10)),\"identities\":[{\"identity\":\"web\",\"out_bytes\":1000,\"out_packets\":1,\"in_bytes\":0,\"in_packets\":0}],\"stats\":{\"packets_seen\":1,\"packets_undecoded\":0,\"drops_kernel\":0}}'"
+	done
+	echo "XREADGROUP GROUP collectors zombie COUNT 10 STREAMS b:reports >"
+	echo EXEC
+} | rcli >/dev/null
+[ "$(rcli XPENDING b:reports collectors | sed -n 4p)" = zombie ] || fail "setup: zombie holds no entries"
+wait_for '[ "$(summary "$TMP/b.conf" | cut -d" " -f1)" = 8 ]'
+got=$(summary "$TMP/b.conf")
+[ "$got" = "8 0 0 0 8000" ] && [ "$(pending b:)" = 0 ] &&
+	pass "entries pending on another consumer past claim_idle are claimed by the running collector" ||
+	fail "claim while running: $got (want 8 0 0 0 8000), pending $(pending b:)"
+kill -TERM $CP
+wait $CP
+
 # --- trimmed before applied: dead-lettered with that reason, counted --------
 # trimmed PREFIX CONSUMER N: N of 10 entries read by CONSUMER, then trimmed
 # away; the collector (collector-1) starts.
@@ -61,6 +104,8 @@ trimmed() {
 }
 r=$(trimmed t: collector-1 3)
 [ -z "$r" ] && pass "own pending entries trimmed from the stream: dead-lettered as trimmed, counted" || fail "$r"
+r=$(trimmed u: other 2)
+[ -z "$r" ] && pass "another consumer's pending entries trimmed from the stream: dead-lettered as trimmed, counted" || fail "$r"
 
 # --- an entry whose only field is "alert" is no report ----------------------
 conf "$TMP/f.conf" f: 10
