@@ -267,6 +267,12 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 			diag_add(d, file, line, "batch: an integer 1..10000");
 		else
 			c->batch = (size_t)u;
+	} else if (strcmp(name, "claim_idle") == 0) {
+		double t;
+		if (units_parse_duration(value, &t) != 0 || t < 1 || t > 86400)
+			diag_add(d, file, line, "claim_idle: a duration 1s..1d");
+		else
+			c->claim_idle_s = t;
 	} else if (strcmp(name, "max_report_bytes") == 0) {
 		if (units_parse_bytes(value, &u) != 0 || u < 1024 || u > (512u << 20))
 			diag_add(d, file, line, "max_report_bytes: a size 1KiB..512MiB");
@@ -894,6 +900,7 @@ static struct collector_config *load(const char *name, const char *path, const c
 	c->max_identities = 50000;
 	c->max_identities_per_sensor = 10000;
 	c->batch = 100;
+	c->claim_idle_s = 30;
 	c->max_report_bytes = 16u << 20;
 	c->detect_enabled = true;
 	c->detect_checkpoint_s = 60;

@@ -14,6 +14,18 @@
  * error drops the in-memory state and the connection: the next attempt
  * reloads the committed state and re-reads the pending entries, exactly as a
  * restart after a crash does.
+ *
+ * Takeover: a session starts by claiming every entry pending on other
+ * consumers of the group (a collector that died, or ran under another
+ * name), whatever its idle time, before it reads anything new. The state it
+ * loaded is the one those consumers committed, so their unacked entries are
+ * exactly the next reports to apply: read in stream order ahead of newer
+ * ones, their seqs follow the sensors' last applied and nothing is lost or
+ * mistaken for a duplicate. While running, entries left pending on another
+ * consumer for [collector] claim_idle are claimed too (a second collector
+ * on the same stream that then died); their reports may then come after
+ * newer ones of the same sensor, where the seq dedupe drops them, counted
+ * as duplicates: one writer per state is the supported setup.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +55,8 @@
 
 #define RECONCILE_ALERTS 1000
 #define IDLE_POLL_S 0.05
+#define CLAIM_PAGE 1000
+#define TRIMMED_REASON "entry trimmed from the stream before it was applied"
 
 struct app {
 	const char *conf_path;
@@ -61,6 +75,7 @@ struct app {
 	char pending_after[48];
 	double backoff;
 	double det_saved_at;            /* monotonic seconds of the last detector save */
+	double claim_at;                /* monotonic seconds of the next idle-entry claim */
 	int alerts_fd;
 
 	struct event_base *base;
@@ -236,6 +251,63 @@ static void schedule(struct app *a, double s)
 	evtimer_add(a->timer, &tv);
 }
 
+/*
+ * Dead-letters entries that left the pending list trimmed from the stream
+ * (store_claim's deleted ids) and counts them, in one commit. They are out
+ * of the pending list already, so a crash before this commit loses their
+ * dead letters (never a report: those were gone with the trim).
+ */
+static int commit_trimmed(struct app *a, const struct store_entry *del, size_t ndel)
+{
+	char err[512];
+	struct store_dead *dead = calloc(ndel, sizeof(*dead));
+	if (!dead) {
+		logmsg("claim: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < ndel; i++) {
+		dead[i].entry_id = del[i].id;
+		snprintf(dead[i].reason, sizeof(dead[i].reason), TRIMMED_REASON);
+		engine_count_dead(a->engine, dead[i].reason);
+	}
+	int rc = store_commit(a->store, a->engine, NULL, 0, dead, ndel, NULL, NULL, false, err,
+			      sizeof(err));
+	if (rc != 0)
+		logmsg("commit: %s", err);
+	free(dead);
+	return rc;
+}
+
+/*
+ * Moves the group's pending entries idle at least min_idle_s to this
+ * consumer (the pending phase then reads them in stream order). The number
+ * claimed, or -1 on a Redis error.
+ */
+static long claim_pending(struct app *a, double min_idle_s)
+{
+	char err[512], cursor[48] = "0-0";
+	size_t total = 0, trimmed = 0;
+	do {
+		size_t claimed, ndel;
+		struct store_entry *del;
+		if (store_claim(a->store, (long long)(min_idle_s * 1000), cursor, sizeof(cursor),
+				CLAIM_PAGE, &claimed, &del, &ndel, err, sizeof(err)) != 0) {
+			logmsg("claim: %s", err);
+			return -1;
+		}
+		int rc = ndel ? commit_trimmed(a, del, ndel) : 0;
+		store_entries_free(del, ndel);
+		if (rc != 0)
+			return -1;
+		total += claimed;
+		trimmed += ndel;
+	} while (strcmp(cursor, "0-0") != 0);
+	if (total || trimmed)
+		logmsg("claimed %zu pending entries idle over %gs (%zu trimmed from the stream: dead-lettered)",
+		       total, min_idle_s, trimmed);
+	return (long)total;
+}
+
 static int start_session(struct app *a)
 {
 	char err[512], ab[512];
@@ -246,9 +318,11 @@ static int start_session(struct app *a)
 		return -1;
 	}
 	a->engine = engine_new(a->cfg);
-	size_t corrupt = 0;
-	if (!a->engine || store_ensure_group(a->store, err, sizeof(err)) != 0 ||
-	    store_load(a->store, a->engine, &corrupt, err, sizeof(err)) != 0) {
+	size_t corrupt = 0, others = 0;
+	bool created = false;
+	if (!a->engine || store_ensure_group(a->store, &created, err, sizeof(err)) != 0 ||
+	    store_load(a->store, a->engine, &corrupt, err, sizeof(err)) != 0 ||
+	    store_pending_others(a->store, &others, err, sizeof(err)) != 0) {
 		logmsg("redis %s: %s", redis_addr_str(&a->redis, ab, sizeof(ab)), a->engine ? err : "out of memory");
 		drop_connection(a);
 		return -1;
@@ -258,9 +332,38 @@ static int start_session(struct app *a)
 	logmsg("connected to %s; state: %zu identities, %zu sensors, now %.3f",
 	       redis_addr_str(&a->redis, ab, sizeof(ab)), engine_ident_count(a->engine),
 	       engine_sensor_count(a->engine), engine_now(a->engine));
+	if (created)
+		logmsg("consumer group %s created at entry %s (%s)", a->cfg->group,
+		       store_acked(a->store),
+		       strcmp(store_acked(a->store), "0") ? "the last one acked" : "the stream's start");
 	reconcile_alerts(a);
+	/* Takeover before anything new is read (see the top of the file). */
+	if (others) {
+		logmsg("taking over %zu entries pending on other consumers of %s", others, a->cfg->group);
+		if (claim_pending(a, 0) < 0) {
+			drop_connection(a);
+			return -1;
+		}
+	}
+	a->claim_at = monotonic_s() + a->cfg->claim_idle_s / 2;
 	a->pending_phase = true;
 	snprintf(a->pending_after, sizeof(a->pending_after), "0");
+	return 0;
+}
+
+/*
+ * Writes the detector's state alone when it learned since its last save
+ * (the stream went idle, or the collector stops): every batch is committed
+ * already, so this is all the state memory holds that Redis lacks.
+ */
+static int save_detector(struct app *a, char *err, size_t errlen)
+{
+	if (!a->engine || !a->store || !engine_detect_dirty(a->engine))
+		return 0;
+	if (store_commit(a->store, a->engine, NULL, 0, NULL, 0, NULL, NULL, true, err, errlen) != 0)
+		return -1;
+	engine_detect_saved(a->engine);
+	a->det_saved_at = monotonic_s();
 	return 0;
 }
 
@@ -275,7 +378,9 @@ static void apply_batch(struct app *a, struct store_entry *v, size_t n, struct s
 		d->entry_id = v[i].id;
 		d->raw = v[i].report;
 		d->rawlen = v[i].len;
-		if (!v[i].report) {
+		if (v[i].trimmed) {
+			snprintf(d->reason, sizeof(d->reason), TRIMMED_REASON);
+		} else if (!v[i].report) {
 			snprintf(d->reason, sizeof(d->reason), "no report field");
 		} else {
 			struct report r;
@@ -308,6 +413,20 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		a->backoff = 0;
 	}
+	if (!a->pending_phase && monotonic_s() >= a->claim_at) {
+		long c = claim_pending(a, a->cfg->claim_idle_s);
+		a->claim_at = monotonic_s() + a->cfg->claim_idle_s / 2;
+		if (c < 0) {
+			a->ingest.reconnects++;
+			drop_connection(a);
+			schedule(a, 0.1);
+			return;
+		}
+		if (c > 0) {
+			a->pending_phase = true;
+			snprintf(a->pending_after, sizeof(a->pending_after), "0");
+		}
+	}
 	struct store_entry *v = NULL;
 	size_t n = 0;
 	if (store_read(a->store, a->pending_phase, a->pending_after, a->cfg->batch, &v, &n, err,
@@ -319,6 +438,13 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
+		if (save_detector(a, err, sizeof(err)) != 0) {
+			logmsg("commit: %s; reconnecting", err);
+			a->ingest.reconnects++;
+			drop_connection(a);
+			schedule(a, 0.1);
+			return;
+		}
 		if (a->pending_phase) {
 			a->pending_phase = false;
 			schedule(a, 0);
@@ -466,9 +592,15 @@ static int run(struct app *a)
 	}
 	schedule(a, a->backoff);
 	event_base_dispatch(a->base);
-	/* Every batch is committed before its callback returns: nothing to save
-	 * here beyond what Redis already holds. */
-	logmsg("stopped; %s", a->engine ? "state saved" : "not connected");
+	/* Every batch is committed before its callback returns; the detector's
+	 * learning since its last save is all that is left to write. */
+	char serr[512];
+	if (!a->engine)
+		logmsg("stopped; not connected");
+	else if (save_detector(a, serr, sizeof(serr)) != 0)
+		logmsg("stopped; the detector's state since its last save is lost: %s", serr);
+	else
+		logmsg("stopped; state saved");
 	rc = 0;
 	collector_http_stop(a->http_hook);
 out_events:

@@ -25,7 +25,8 @@ struct store {
 	char prefix[64];
 	char group[64], consumer[64];
 	char k_reports[128], k_dead[128], k_alerts[128], k_ids[128], k_sensors[128], k_meta[128],
-	     k_detect[128];
+	     k_detect[128], k_acked[128];
+	char acked[48];                 /* last acked entry id as committed, "0": none */
 };
 
 /* Marks an alert id seen and publishes it only the first time. */
@@ -87,6 +88,8 @@ struct store *store_connect(const struct redis_addr *a, const char *prefix, cons
 	snprintf(s->k_sensors, sizeof(s->k_sensors), "%scollector:sensors", prefix);
 	snprintf(s->k_meta, sizeof(s->k_meta), "%scollector:meta", prefix);
 	snprintf(s->k_detect, sizeof(s->k_detect), "%scollector:detect", prefix);
+	snprintf(s->k_acked, sizeof(s->k_acked), "%scollector:acked", prefix);
+	snprintf(s->acked, sizeof(s->acked), "0");
 	return s;
 }
 
@@ -98,15 +101,127 @@ void store_free(struct store *s)
 	free(s);
 }
 
-int store_ensure_group(struct store *s, char *err, size_t errlen)
+/* Parses a stream entry id "MS-SEQ" (or "MS"). */
+static bool id_parse(const char *p, unsigned long long *ms, unsigned long long *sq)
 {
-	redisReply *r = redisCommand(s->c, "XGROUP CREATE %s %s 0 MKSTREAM", s->k_reports, s->group);
+	char *end;
+	if (*p < '0' || *p > '9')
+		return false;
+	errno = 0;
+	*ms = strtoull(p, &end, 10);
+	*sq = 0;
+	if (*end == '-') {
+		p = end + 1;
+		if (*p < '0' || *p > '9')
+			return false;
+		*sq = strtoull(p, &end, 10);
+	}
+	return errno == 0 && *end == '\0';
+}
+
+/* True when stream id a sorts after b (both valid). */
+static bool id_after(const char *a, const char *b)
+{
+	unsigned long long am, as, bm, bs;
+	if (!id_parse(a, &am, &as) || !id_parse(b, &bm, &bs))
+		return false;
+	return am > bm || (am == bm && as > bs);
+}
+
+const char *store_acked(const struct store *s) { return s->acked; }
+
+int store_ensure_group(struct store *s, bool *created, char *err, size_t errlen)
+{
+	*created = false;
+	redisReply *r = redisCommand(s->c, "GET %s", s->k_acked);
+	if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return rerr(s->c, r, "GET acked", err, errlen);
+	unsigned long long ms, sq;
+	/* A value that is no id (corrupt) falls back to the start: the seq
+	 * dedupe keeps re-read reports from applying twice. */
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(s->acked) && id_parse(r->str, &ms, &sq))
+		snprintf(s->acked, sizeof(s->acked), "%s", r->str);
+	else
+		snprintf(s->acked, sizeof(s->acked), "0");
+	freeReplyObject(r);
+	r = redisCommand(s->c, "XGROUP CREATE %s %s %s MKSTREAM", s->k_reports, s->group, s->acked);
 	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) == 0) {
 		freeReplyObject(r);
 		return 0;
 	}
 	if (!r || r->type != REDIS_REPLY_STATUS)
 		return rerr(s->c, r, "XGROUP CREATE", err, errlen);
+	freeReplyObject(r);
+	*created = true;
+	return 0;
+}
+
+int store_pending_others(struct store *s, size_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	redisReply *r = redisCommand(s->c, "XPENDING %s %s", s->k_reports, s->group);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+		return rerr(s->c, r, "XPENDING", err, errlen);
+	redisReply *cs = r->element[3];
+	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
+		redisReply *c = cs->element[i];
+		if (c->type != REDIS_REPLY_ARRAY || c->elements != 2 ||
+		    c->element[0]->type != REDIS_REPLY_STRING || c->element[1]->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(c->element[0]->str, s->consumer) != 0)
+			*n += (size_t)strtoull(c->element[1]->str, NULL, 10);
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Copies a reply's array of ids into trimmed entries. */
+static int ids_from(redisReply *list, struct store_entry **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (list->type != REDIS_REPLY_ARRAY || !list->elements)
+		return 0;
+	struct store_entry *v = calloc(list->elements, sizeof(*v));
+	if (!v)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < list->elements; i++) {
+		redisReply *e = list->element[i];
+		if (e->type != REDIS_REPLY_STRING || e->len >= sizeof(v[k].id))
+			continue;
+		memcpy(v[k].id, e->str, e->len + 1);
+		v[k++].trimmed = true;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int store_claim(struct store *s, long long min_idle_ms, char *cursor, size_t cursorlen,
+		size_t count, size_t *claimed, struct store_entry **deleted, size_t *ndeleted,
+		char *err, size_t errlen)
+{
+	*claimed = 0;
+	*deleted = NULL;
+	*ndeleted = 0;
+	char idle[24], cnt[24];
+	snprintf(idle, sizeof(idle), "%lld", min_idle_ms);
+	snprintf(cnt, sizeof(cnt), "%zu", count);
+	redisReply *r = redisCommand(s->c, "XAUTOCLAIM %s %s %s %s %s COUNT %s JUSTID", s->k_reports,
+				     s->group, s->consumer, idle, cursor, cnt);
+	/* [next cursor, [claimed ids], [deleted ids] (Redis 7)] */
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len >= cursorlen ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY)
+		return rerr(s->c, r, "XAUTOCLAIM", err, errlen);
+	snprintf(cursor, cursorlen, "%s", r->element[0]->str);
+	*claimed = r->element[1]->elements;
+	if (r->elements >= 3 && ids_from(r->element[2], deleted, ndeleted) != 0) {
+		freeReplyObject(r);
+		snprintf(err, errlen, "XAUTOCLAIM: out of memory");
+		return -1;
+	}
 	freeReplyObject(r);
 	return 0;
 }
@@ -169,8 +284,10 @@ void store_entries_free(struct store_entry *v, size_t n)
 	free(v);
 }
 
-/* Converts an entry list reply ([[id, [k, v, ...]], ...]). */
-static int entries_from(redisReply *list, struct store_entry **out, size_t *n)
+/* Converts an entry list reply ([[id, [k, v, ...]], ...]), taking the
+ * value of field `field` (the reports stream's "report", the alerts
+ * stream's "alert") as each entry's text. */
+static int entries_from(redisReply *list, const char *field, struct store_entry **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
@@ -190,12 +307,12 @@ static int entries_from(redisReply *list, struct store_entry **out, size_t *n)
 		memcpy(v[k].id, e->element[0]->str, e->element[0]->len + 1);
 		redisReply *f = e->element[1];
 		/* A pending entry deleted from the stream comes back with nil fields. */
+		v[k].trimmed = f->type == REDIS_REPLY_NIL;
 		if (f->type == REDIS_REPLY_ARRAY) {
 			for (size_t j = 0; j + 1 < f->elements; j += 2) {
 				redisReply *key = f->element[j], *val = f->element[j + 1];
 				if (key->type == REDIS_REPLY_STRING && val->type == REDIS_REPLY_STRING &&
-				    (strcmp(key->str, "report") == 0 || strcmp(key->str, "alert") == 0) &&
-				    !v[k].report) {
+				    strcmp(key->str, field) == 0 && !v[k].report) {
 					v[k].report = malloc(val->len + 1);
 					if (v[k].report) {
 						memcpy(v[k].report, val->str, val->len);
@@ -229,7 +346,7 @@ int store_read(struct store *s, bool pending, const char *after, size_t count,
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2)
 		return rerr(s->c, r, "XREADGROUP", err, errlen);
-	int rc = entries_from(r->element[0]->element[1], v, n);
+	int rc = entries_from(r->element[0]->element[1], "report", v, n);
 	freeReplyObject(r);
 	if (rc != 0)
 		snprintf(err, errlen, "XREADGROUP: bad entries");
@@ -247,7 +364,7 @@ int store_range(struct store *s, const char *after, size_t count, struct store_e
 				     strcmp(after, "0") == 0 ? "-" : start, cnt);
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return rerr(s->c, r, "XRANGE", err, errlen);
-	int rc = entries_from(r, v, n);
+	int rc = entries_from(r, "report", v, n);
 	freeReplyObject(r);
 	return rc;
 }
@@ -260,7 +377,7 @@ int store_recent_alerts(struct store *s, size_t count, struct store_entry **v, s
 	redisReply *r = redisCommand(s->c, "XREVRANGE %s + - COUNT %s", s->k_alerts, cnt);
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return rerr(s->c, r, "XREVRANGE", err, errlen);
-	int rc = entries_from(r, v, n);
+	int rc = entries_from(r, "alert", v, n);
 	freeReplyObject(r);
 	/* oldest first */
 	for (size_t i = 0; rc == 0 && i < *n / 2; i++) {
@@ -401,12 +518,21 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 		      args_s(&a, ALERT_SEEN_TTL_S) == 0 && args_s(&a, ALERTS_MAXLEN) == 0 &&
 		      send_args(s, &a, &queued) == 0;
 	}
+	/* The cursor a recreated group starts from: never moves back, as a
+	 * batch of claimed entries may be older than entries acked before. */
+	char acked[sizeof(s->acked)];
+	snprintf(acked, sizeof(acked), "%s", s->acked);
 	if (n && ok) {
 		ok &= args_s(&a, "XACK") == 0 && args_s(&a, s->k_reports) == 0 &&
 		      args_s(&a, s->group) == 0;
-		for (size_t i = 0; i < n && ok; i++)
+		for (size_t i = 0; i < n && ok; i++) {
 			ok &= args_s(&a, v[i].id) == 0;
+			if (id_after(v[i].id, acked))
+				snprintf(acked, sizeof(acked), "%s", v[i].id);
+		}
 		ok &= ok && send_args(s, &a, &queued) == 0;
+		ok &= ok && args_s(&a, "SET") == 0 && args_s(&a, s->k_acked) == 0 &&
+		      args_s(&a, acked) == 0 && send_args(s, &a, &queued) == 0;
 	}
 	ok &= args_s(&a, "EXEC") == 0 && send_args(s, &a, &queued) == 0;
 	args_free(&a);
@@ -449,8 +575,10 @@ int store_commit(struct store *s, struct engine *e, const struct store_entry *v,
 			rc = -1;
 		}
 	freeReplyObject(r);
-	if (rc == 0)
+	if (rc == 0) {
 		engine_clear_dirty(e);
+		snprintf(s->acked, sizeof(s->acked), "%s", acked);
+	}
 	return rc;
 out_drain:
 	/* An error while queueing: EXEC will answer EXECABORT; read the rest. */

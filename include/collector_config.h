@@ -6,7 +6,7 @@
  *
  *   [collector]        redis, redis_credentials, prefix, group, consumer,
  *                      alerts_file, http, max_identities,
- *                      max_identities_per_sensor, batch, max_report_bytes
+ *                      max_identities_per_sensor, batch, claim_idle, max_report_bytes
  *   [rule NAME]        window, max_bytes, baseline_multiple, min_bytes,
  *                      severity, enabled
  *   [group NAME]       members (names or glob patterns, comma separated) and
@@ -114,6 +114,9 @@ struct collector_config {
 	 * the global cap that binds first. */
 	size_t max_identities_per_sensor;
 	size_t batch;
+	/* Seconds an entry stays pending on another consumer before a running
+	 * collector claims it (at start it claims them all). */
+	double claim_idle_s;
 	size_t max_report_bytes;
 	struct rule_def rules[CCONF_RULES_MAX];
 	size_t nrules;

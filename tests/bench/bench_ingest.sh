@@ -15,7 +15,7 @@ start_redis || exit 1
 # (a fresh consumer group each time), prints the rates.
 run() {
 	local label=$1 det=$2
-	rcli DEL egress:collector:identities egress:collector:sensors egress:collector:meta \
+	rcli DEL egress:collector:identities egress:collector:sensors egress:collector:meta egress:collector:acked \
 		egress:collector:detect >/dev/null
 	rcli XGROUP DESTROY egress:reports collectors >/dev/null 2>&1
 	cp "$TOP/configs/collector.conf" "$TMP/c.conf"

@@ -75,6 +75,37 @@ fi
 	fail "alerts file differs: $(wc -l <"$TMP/k.jsonl") lines vs $nref"
 [ "$(rcli XPENDING k:reports collectors | head -1)" = 0 ] && pass "nothing left pending" || fail "pending left"
 
+# --- SIGKILLed, and replaced under a new consumer name each time -----------
+# Each replacement takes over the reports its dead predecessor had read and
+# not committed (they are the next ones to apply), so the end state is still
+# exactly the uninterrupted run's.
+conf kr: >"$TMP/kr.conf"
+feed "$R" kr: 0 $((CHUNKS - 1)) 0.1 &
+FEED=$!
+on_exit "kill $FEED 2>/dev/null"
+kills=0
+for i in $(seq 8); do
+	sed "s/^batch = 5$/batch = 5\nconsumer = c-$i/" "$TMP/kr.conf" >"$TMP/kr-$i.conf"
+	"$COLLECTOR" -c "$TMP/kr-$i.conf" --redis "$R" --alerts-file "$TMP/kr.jsonl" 2>>"$TMP/kr.log" &
+	cp=$!
+	sleep "0.$((RANDOM % 3))$((RANDOM % 10))$((RANDOM % 10))"
+	kill -KILL $cp 2>/dev/null && kills=$((kills + 1))
+	wait $cp 2>/dev/null
+done
+wait $FEED
+sed "s/^batch = 5$/batch = 5\nconsumer = c-last/" "$TMP/kr.conf" >"$TMP/kr-last.conf"
+"$COLLECTOR" -c "$TMP/kr-last.conf" --redis "$R" --alerts-file "$TMP/kr.jsonl" --exit-when-idle 2>>"$TMP/kr.log"
+dump "$TMP/kr.conf" "$R" >"$TMP/kr.json"
+if diff "$TMP/ref.json" "$TMP/kr.json" >"$TMP/kr.diff"; then
+	pass "$kills SIGKILLs, each replacement under a new consumer name: state identical to the uninterrupted run"
+else
+	fail "state after kills and renames differs"; head -30 "$TMP/kr.diff"
+fi
+[ "$(jq -r .id "$TMP/kr.jsonl" | sort)" = "$(jq -r .id "$TMP/ref.jsonl" | sort)" ] &&
+	[ "$(rcli XPENDING kr:reports collectors | head -1)" = 0 ] &&
+	pass "renamed replacements: the same $nref alerts once, nothing left pending" ||
+	fail "renamed replacements: alerts $(wc -l <"$TMP/kr.jsonl") vs $nref, pending $(rcli XPENDING kr:reports collectors | head -1)"
+
 # A torn last line in the file (a crash mid-append) is cut and the alert
 # restored from the stream on the next start.
 head -c -20 "$TMP/k.jsonl" >"$TMP/k2.jsonl"

@@ -71,6 +71,9 @@ refused egress-feeder DEL egress:identity-map
 
 allowed egress-collector XGROUP CREATE egress:reports collectors 0 MKSTREAM
 allowed egress-collector XREADGROUP GROUP collectors c1 COUNT 10 STREAMS egress:reports '>'
+allowed egress-collector XPENDING egress:reports collectors
+allowed egress-collector XAUTOCLAIM egress:reports collectors c1 30000 0-0 COUNT 10 JUSTID
+allowed egress-collector SET egress:collector:acked 0-0
 allowed egress-collector XADD egress:alerts '*' alert '{}'
 allowed egress-collector PUBLISH egress:alerts '{}'
 allowed egress-collector GET egress:state
