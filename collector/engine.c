@@ -469,13 +469,22 @@ void engine_clear_dirty(struct engine *e)
 
 /* ---- sensors and gaps ---- */
 
-static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool *created)
+/* The sensor table's cap: [collector] max_sensors. */
+static size_t max_sensors(const struct engine *e)
+{
+	return e->cfg && e->cfg->max_sensors ? e->cfg->max_sensors : ENGINE_SENSORS_MAX;
+}
+
+/* Finds or creates name; NULL on OOM or, when capped, past max_sensors.
+ * Loading is not capped: a lowered max_sensors keeps the sensors saved. */
+static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool capped,
+					bool *created)
 {
 	*created = false;
 	struct engine_sensor *found = sensor_find(e, name);
 	if (found)
 		return found;
-	if (e->nsensors >= ENGINE_SENSORS_MAX)
+	if (capped && e->nsensors >= max_sensors(e))
 		return NULL;
 	if (e->nsensors == e->capsensors) {
 		size_t nc = e->capsensors ? e->capsensors * 2 : 16;
@@ -1036,10 +1045,13 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 		return ENGINE_REJECTED;
 	}
 	bool created;
-	struct engine_sensor *s = sensor_get(e, r->sensor, &created);
+	struct engine_sensor *s = sensor_get(e, r->sensor, true, &created);
 	if (!s) {
+		/* Never evicted: a returning sensor's last seq is what keeps its
+		 * re-delivered reports from counting twice. */
 		e->c.sensors_rejected++;
-		snprintf(err, errlen, "sensor table full (%d sensors)", ENGINE_SENSORS_MAX);
+		snprintf(err, errlen, "sensor table full (%zu sensors, [collector] max_sensors)",
+			 max_sensors(e));
 		return ENGINE_REJECTED;
 	}
 	if (!created && r->seq <= s->last_seq) {
@@ -1557,7 +1569,7 @@ int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len)
 	if (r.bad || r.off != r.len)
 		return load_refused(e, "sensor", t.name, &r);
 	bool created;
-	struct engine_sensor *s = sensor_get(e, t.name, &created);
+	struct engine_sensor *s = sensor_get(e, t.name, false, &created);
 	if (!s)
 		return -1;
 	t.identities = s->identities;   /* derived from the identities, not the blob */

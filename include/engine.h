@@ -18,8 +18,9 @@
  * Everything is bounded: identities past max_identities are folded into
  * OVERFLOW_IDENTITY, and so are the new identities of a sensor that already
  * created max_identities_per_sensor (so one compromised or spoofing sensor
- * cannot crowd the others out of the table); sensors past ENGINE_SENSORS_MAX
- * are rejected, gaps and dead-letter reasons keep the most recent/first few
+ * cannot crowd the others out of the table); sensors past [collector]
+ * max_sensors are rejected (never evicted: a returning sensor's last seq is
+ * what keeps its re-delivered reports from counting twice), gaps and dead-letter reasons keep the most recent/first few
  * and count the rest.
  *
  * Persistence is by blob: every identity, every sensor and one meta record
@@ -44,7 +45,7 @@
 #define ENGINE_TOPK 16
 #define ENGINE_ID_SENSORS 4
 #define ENGINE_GAPS_MAX 64
-#define ENGINE_SENSORS_MAX 4096
+#define ENGINE_SENSORS_MAX CCONF_SENSORS_DEFAULT  /* without a config */
 #define ENGINE_REASONS_MAX 32
 #define ENGINE_OBS_MAX 1000      /* destinations of one record given to the detector */
 #define ENGINE_COUNT_MAX INT64_MAX   /* every count saturates here (counters.saturated) */

@@ -346,6 +346,50 @@ static void test_seq_jumps_and_implausible_seqs(void)
 	collector_config_free(c);
 }
 
+/* [collector] max_sensors caps the sensor table: reports of new names
+ * past it are rejected with a reason naming the key, counted; known
+ * sensors go on, and saved ones all load under a lowered cap. */
+static void test_max_sensors(void)
+{
+	struct diag d;
+	memset(&d, 0, sizeof(d));
+	struct collector_config *bad = collector_config_load_string(
+		"t.conf", "[collector]\nmax_sensors = 0\n[rule r]\nwindow = 1h\nmax_bytes = 1MB\n", &d);
+	CHECK(bad == NULL && d.count == 1 && strstr(d.msg[0], "t.conf:2: max_sensors: an integer 1..65536"));
+	collector_config_free(bad);
+	struct collector_config *def = cfg_of(conf);
+	CHECK(def && def->max_sensors == 4096);
+	struct collector_config *c = cfg_of("[collector]\nmax_sensors = 2\n"
+					    "[rule r]\nwindow = 1h\nmax_bytes = 1MB\n");
+	CHECK(c && c->max_sensors == 2);
+	if (!c || !def)
+		goto out;
+	struct engine *e = engine_new(def);
+	struct engine_alerts al = {0};
+	char err[160];
+	CHECK(put(e, "gw-a", 1, T0, T0 + 10, "a", 1, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	CHECK(put(e, "gw-b", 1, T0, T0 + 10, "b", 1, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	CHECK(put(e, "gw-c", 1, T0, T0 + 10, "c", 1, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	struct engine *f = engine_new(c);
+	size_t len;
+	for (size_t i = 0; i < 3; i++) {
+		unsigned char *b = engine_sensor_blob(engine_sensor_at(e, i), &len);
+		CHECK(b && engine_load_sensor(f, b, len) == 0);
+		free(b);
+	}
+	CHECK(engine_sensor_count(f) == 3);
+	CHECK(put(f, "gw-d", 1, T0, T0 + 10, "d", 1, &al, err, sizeof(err)) == ENGINE_REJECTED);
+	CHECK(strstr(err, "sensor table full (2 sensors, [collector] max_sensors)") != NULL);
+	CHECK_EQ_U64(engine_counters(f)->sensors_rejected, 1);
+	CHECK(put(f, "gw-a", 2, T0 + 10, T0 + 20, "a", 1, &al, err, sizeof(err)) == ENGINE_APPLIED);
+	engine_alerts_clear(&al);
+	engine_free(e);
+	engine_free(f);
+out:
+	collector_config_free(c);
+	collector_config_free(def);
+}
+
 static void test_no_hang(void)
 {
 	alarm(60);      /* a corrupt clock's loop fails the run instead of hanging it */
@@ -354,4 +398,4 @@ static void test_no_hang(void)
 TEST_MAIN(test_no_hang, test_meta_with_absurd_now_is_refused, test_records_out_of_range_are_refused,
 	  test_detector_state_with_corrupt_hour_is_refused, test_report_from_the_future_is_rejected,
 	  test_rules_judge_at_the_reports_clock, test_counts_saturate,
-	  test_seq_jumps_and_implausible_seqs)
+	  test_seq_jumps_and_implausible_seqs, test_max_sensors)
