@@ -262,6 +262,11 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 				 "max_identities_per_sensor: an integer 1..10000000");
 		else
 			c->max_identities_per_sensor = (size_t)u;
+	} else if (strcmp(name, "max_sensors") == 0) {
+		if (units_parse_uint(value, CCONF_SENSORS_LIMIT, &u) != 0 || u == 0)
+			diag_add(d, file, line, "max_sensors: an integer 1..%d", CCONF_SENSORS_LIMIT);
+		else
+			c->max_sensors = (size_t)u;
 	} else if (strcmp(name, "batch") == 0) {
 		if (units_parse_uint(value, 10000, &u) != 0 || u == 0)
 			diag_add(d, file, line, "batch: an integer 1..10000");
@@ -899,6 +904,7 @@ static struct collector_config *load(const char *name, const char *path, const c
 	c->sensor_blind_rate = 0.01;
 	c->max_identities = 50000;
 	c->max_identities_per_sensor = 10000;
+	c->max_sensors = CCONF_SENSORS_DEFAULT;
 	c->batch = 100;
 	c->claim_idle_s = 30;
 	c->max_report_bytes = 16u << 20;

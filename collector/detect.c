@@ -572,7 +572,9 @@ static void advance(struct detect_engine *e, struct ident *id, int64_t H)
 	if (H <= id->cur_hour)
 		return;
 	int64_t x = id->cur_hour + 1;
-	if (H - x > RING + 48) {
+	/* Compared as x < H - (RING + 48), not H - x > RING + 48: H - x of a
+	 * corrupt cur_hour overflows, and the loop below then runs for ever. */
+	if (x < H - (RING + 48)) {
 		/* Idle for over a week: only the last week and two days are rolled
 		 * (as silence, unless marked as a gap); the drift sum starts over. */
 		detect_cusum_reset(&id->cusum);
@@ -1202,6 +1204,100 @@ void detect_get_seed(const struct detect_engine *e, uint64_t seed[2])
 	seed[1] = e->cfg.seed[1];
 }
 
+/* The last hour a capture-clock second below 4e9 (the detector's range) falls in. */
+#define HOUR_LAST ((int64_t)(4000000000u / 3600))
+
+static bool fin_pos(float x)
+{
+	return isfinite(x) && x >= 0;
+}
+
+static bool ewm_ok(const struct detect_ewm *w, bool signed_mean)
+{
+	return isfinite(w->mean) && (signed_mean || w->mean >= 0) && fin_pos(w->mad);
+}
+
+/* Why a loaded identity is out of range, or NULL when it is usable. */
+static const char *ident_invalid(const struct detect_engine *e, const struct ident *id, int64_t hour)
+{
+	if (!(id->cur_hour >= 0 && id->cur_hour <= HOUR_LAST))
+		return "cur_hour out of range";
+	/* observe() refuses reports over 48 h ahead of the engine's clock */
+	if (hour >= 0 && id->cur_hour > hour + 49)
+		return "cur_hour ahead of the engine's clock";
+	if (!(id->gap_to_hour >= -1 && id->gap_to_hour <= HOUR_LAST))
+		return "gap_to_hour out of range";
+	if (!(id->allow_day >= -1 && id->allow_day <= HOUR_LAST / 24))
+		return "allow_day out of range";
+	for (int k = 0; k < RING; k++)
+		if (!fin_pos(id->hours[k]) || id->hflags[k] > 15)
+			return "an hour's bytes or flags out of range";
+	for (int k = 0; k < DAYS; k++)
+		if (!fin_pos(id->days[k]) || !fin_pos(id->day_exp[k]) || id->dflags[k] > 15)
+			return "a day's bytes or flags out of range";
+	if (!fin_pos(id->sum23) || !fin_pos(id->exp23) || !fin_pos(id->sum167) ||
+	    !fin_pos(id->exp167) || id->n167 > RING)
+		return "cached sums out of range";
+	for (int k = 0; k < DETECT_MAX_ALLOW; k++)
+		if (!fin_pos(id->allow_used[k]))
+			return "allowlist usage out of range";
+	const struct detect_baseline *b = &id->base;
+	for (int k = 0; k < DETECT_SLOTS; k++)
+		if (!fin_pos(b->slot_mean[k]) || !fin_pos(b->slot_mad[k]))
+			return "baseline slot out of range";
+	for (int k = 0; k < DETECT_HOD; k++)
+		if (!ewm_ok(&b->hod[k], false))
+			return "baseline hour of day out of range";
+	if (!ewm_ok(&b->all, false) || !ewm_ok(&b->day_res, true) || !ewm_ok(&b->week_res, true))
+		return "baseline pools out of range";
+	if (!(fin_pos(id->cusum.s) && id->cusum.s <= 1e6) || !isfinite(id->cusum.excess))
+		return "drift sum out of range";
+	const struct detect_novelty *n = &id->nov;
+	if (n->ndests > e->cfg.known_per_identity)
+		return "more destinations than the table holds";
+	if (!fin_pos(n->new_id_bytes) || !fin_pos(n->new_org_bytes) || !fin_pos(n->evicted_id) ||
+	    !fin_pos(n->evicted_org))
+		return "new-destination bytes out of range";
+	const struct detect_dest *tab = dests_of(e, id);
+	for (size_t k = 0; k < n->ndests; k++)
+		if (tab[k].plen > 128 || tab[k].flags > 7 || !fin_pos(tab[k].new_bytes) ||
+		    !fin_pos(tab[k].recent))
+			return "a destination out of range";
+	for (int k = 0; k < NRULES; k++)
+		if (id->ep[k].sev > DETECT_SEV_CRITICAL)
+			return "an episode's severity out of range";
+	if (!fin_pos(id->fanin_bytes))
+		return "fan-in bytes out of range";
+	return NULL;
+}
+
+/* Why a loaded organisation table is unusable: its open addressing needs
+ * free slots (probe() would search a full table for ever). */
+static const char *org_invalid(const struct detect_org *o)
+{
+	size_t used = 0;
+	for (size_t i = 0; i < o->cap; i++) {
+		const struct detect_org_dest *d = &o->tab[i];
+		if (d->plen == 0)
+			continue;
+		if (d->plen > 128 || !fin_pos(d->bytes))
+			return "an entry out of range";
+		used++;
+	}
+	if (used != o->used || used > o->cap / 4 * 3)
+		return "entries do not match its count";
+	return NULL;
+}
+
+double detect_latest(const struct detect_engine *e)
+{
+	int64_t h = e->hour;
+	for (size_t i = 0; i < e->nids; i++)
+		if (e->ids[i].cur_hour > h)
+			h = e->ids[i].cur_hour;
+	return h < 0 ? 0 : (double)h * 3600;
+}
+
 struct detect_engine *detect_load(const struct detect_config *c, const void *buf, size_t len, char *err,
 				  size_t errlen)
 {
@@ -1258,7 +1354,16 @@ struct detect_engine *detect_load(const struct detect_config *c, const void *buf
 	e->started = h.started;
 	e->peer_q = isfinite(h.peer_q) ? h.peer_q : 0;
 	e->st = h.st;
-	/* The buffer came from outside: make every index and string safe to use. */
+	/* The buffer came from outside: every index, string, clock and figure
+	 * is checked before use, since a flipped bit in a clock (an hour of
+	 * -2^63) makes advance() roll hours for ever and a negative one
+	 * indexes the rings out of bounds. */
+	if (!(h.hour >= -1 && h.hour <= HOUR_LAST) || !(h.minute >= -1 && h.minute <= HOUR_LAST * 60 + 59) ||
+	    !(h.peer_q >= 0)) {
+		snprintf(err, errlen, "state: clock out of range (hour %lld, minute %lld)",
+			 (long long)h.hour, (long long)h.minute);
+		goto out_free;
+	}
 	for (size_t i = 0; i < e->nids; i++) {
 		struct ident *id = &e->ids[i];
 		id->name[DETECT_NAME_MAX] = 0;
@@ -1266,9 +1371,17 @@ struct detect_engine *detect_load(const struct detect_config *c, const void *buf
 			snprintf(err, errlen, "state: identity %zu has a bad name", i);
 			goto out_free;
 		}
-		if (id->nov.ndests > h.known)
-			id->nov.ndests = (uint32_t)h.known;
+		const char *why = ident_invalid(e, id, h.hour);
+		if (why) {
+			snprintf(err, errlen, "state: identity %s: %s", id->name, why);
+			goto out_free;
+		}
 		id->override = find_override(e, id->name);
+	}
+	const char *why = org_invalid(&e->org);
+	if (why) {
+		snprintf(err, errlen, "state: organisation table: %s", why);
+		goto out_free;
 	}
 	if (rebuild_index(e) < 0) {
 		snprintf(err, errlen, "state: duplicate identity");

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "engine.h"
 #include "banned.h"
@@ -42,7 +43,34 @@ struct engine {
 	struct detect_engine *det;
 	bool det_dirty;                 /* observed since the last detect blob */
 	struct detect_dest_obs obs[ENGINE_OBS_MAX];
+	double wall_fixed;              /* engine_set_wall_clock; 0: the real clock */
+	uint64_t load_rejected;         /* blobs refused by engine_load_* */
+	char load_err[160];             /* the last one's reason */
 };
+
+/* Counts are kept at most INT64_MAX: every JSON view prints them as signed
+ * 64-bit integers, and a figure from a report is at most that, so a + b of
+ * two such never wraps before it is clamped. */
+static uint64_t sat_add(struct engine *e, uint64_t a, uint64_t b)
+{
+	uint64_t s = a + b;
+	if (s < a || s > ENGINE_COUNT_MAX) {
+		e->c.saturated++;
+		return ENGINE_COUNT_MAX;
+	}
+	return s;
+}
+
+static double wall_now(const struct engine *e)
+{
+	if (e->wall_fixed > 0)
+		return e->wall_fixed;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void engine_set_wall_clock(struct engine *e, double t) { e->wall_fixed = t; }
 
 static uint64_t fnv64_seeded(uint64_t seed, const void *p, size_t n)
 {
@@ -226,11 +254,21 @@ int engine_load_detect(struct engine *e, const unsigned char *p, size_t len, cha
 	struct detect_config dc = e->cfg->detect;
 	if (detect_state_seed(p, len, dc.seed) != 0) {
 		snprintf(err, errlen, "detector state: not a state of this version");
+		e->load_rejected++;
+		snprintf(e->load_err, sizeof(e->load_err), "detector: %s", err);
 		return -1;
 	}
 	struct detect_engine *d = detect_load(&dc, p, len, err, errlen);
-	if (!d)
+	if (d && detect_latest(d) > wall_now(e) + ENGINE_FUTURE_MAX) {
+		snprintf(err, errlen, "detector state: its clock is more than a day ahead of the wall clock");
+		detect_free(d);
+		d = NULL;
+	}
+	if (!d) {
+		e->load_rejected++;
+		snprintf(e->load_err, sizeof(e->load_err), "detector: %s", err);
 		return -1;
+	}
 	detect_free(e->det);
 	e->det = d;
 	return 0;
@@ -431,13 +469,22 @@ void engine_clear_dirty(struct engine *e)
 
 /* ---- sensors and gaps ---- */
 
-static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool *created)
+/* The sensor table's cap: [collector] max_sensors. */
+static size_t max_sensors(const struct engine *e)
+{
+	return e->cfg && e->cfg->max_sensors ? e->cfg->max_sensors : ENGINE_SENSORS_MAX;
+}
+
+/* Finds or creates name; NULL on OOM or, when capped, past max_sensors.
+ * Loading is not capped: a lowered max_sensors keeps the sensors saved. */
+static struct engine_sensor *sensor_get(struct engine *e, const char *name, bool capped,
+					bool *created)
 {
 	*created = false;
 	struct engine_sensor *found = sensor_find(e, name);
 	if (found)
 		return found;
-	if (e->nsensors >= ENGINE_SENSORS_MAX)
+	if (capped && e->nsensors >= max_sensors(e))
 		return NULL;
 	if (e->nsensors == e->capsensors) {
 		size_t nc = e->capsensors ? e->capsensors * 2 : 16;
@@ -486,8 +533,8 @@ static double gap_overlap(const struct engine *e, double a, double b)
 
 /* ---- rings and windows ---- */
 
-static void ring_put(struct engine_bucket *ring, size_t n, int64_t k, uint64_t b, uint64_t p,
-		     uint64_t o, uint64_t *late)
+static void ring_put(struct engine *e, struct engine_bucket *ring, size_t n, int64_t k, uint64_t b,
+		     uint64_t p, uint64_t o, uint64_t *late)
 {
 	struct engine_bucket *s = &ring[(uint64_t)k % n];
 	if (s->tag != k) {
@@ -498,22 +545,34 @@ static void ring_put(struct engine_bucket *ring, size_t n, int64_t k, uint64_t b
 		s->tag = k;
 		s->bytes = s->packets = s->observed = 0;
 	}
-	s->bytes += b;
-	s->packets += p;
-	s->observed += o;
+	s->bytes = sat_add(e, s->bytes, b);
+	s->packets = sat_add(e, s->packets, p);
+	s->observed = sat_add(e, s->observed, o);
+}
+
+/* v x f rounded, never above v: (double)v of a count near 2^63 rounds up. */
+static uint64_t share(uint64_t v, double f)
+{
+	double x = (double)v * f;
+	if (!(x > 0))
+		return 0;
+	if (x >= (double)v)
+		return v;
+	uint64_t r = (uint64_t)llround(x);
+	return r < v ? r : v;
 }
 
 /* Spreads the figures over the units [start, end] covers, in proportion to
  * the overlap, with exact integer sums (the remainder lands in the last). */
-static void spread(struct engine_bucket *ring, size_t n, double unit, double start, double end,
-		   uint64_t b, uint64_t p, uint64_t o, uint64_t *late)
+static void spread(struct engine *e, struct engine_bucket *ring, size_t n, double unit, double start,
+		   double end, uint64_t b, uint64_t p, uint64_t o, uint64_t *late)
 {
 	int64_t k0 = (int64_t)floor(start / unit);
 	int64_t k1 = (int64_t)floor(end / unit);
 	if (end > start && (double)k1 * unit == end)
 		k1--;                   /* an end on a boundary belongs to the unit before */
 	if (k1 <= k0 || end <= start) {
-		ring_put(ring, n, k1 > k0 ? k1 : k0, b, p, o, late);
+		ring_put(e, ring, n, k1 > k0 ? k1 : k0, b, p, o, late);
 		return;
 	}
 	double dur = end - start;
@@ -524,19 +583,25 @@ static void spread(struct engine_bucket *ring, size_t n, double unit, double sta
 	}
 	/* Cumulative shares rounded once each, so the pieces add up exactly. */
 	double f0 = first == k0 ? 0.0 : (((double)first * unit) - start) / dur;
-	uint64_t pb = (uint64_t)llround((double)b * f0), pp = (uint64_t)llround((double)p * f0),
-		 po = (uint64_t)llround((double)o * f0);
+	uint64_t pb = share(b, f0), pp = share(p, f0), po = share(o, f0);
 	for (int64_t k = first; k <= k1; k++) {
 		double through = k == k1 ? 1.0 : fmin(1.0, (((double)(k + 1) * unit) - start) / dur);
-		uint64_t cb = k == k1 ? b : (uint64_t)llround((double)b * through);
-		uint64_t cp = k == k1 ? p : (uint64_t)llround((double)p * through);
-		uint64_t co = k == k1 ? o : (uint64_t)llround((double)o * through);
+		uint64_t cb = k == k1 ? b : share(b, through);
+		uint64_t cp = k == k1 ? p : share(p, through);
+		uint64_t co = k == k1 ? o : share(o, through);
 		if (cb < pb) cb = pb;
 		if (cp < pp) cp = pp;
 		if (co < po) co = po;
-		ring_put(ring, n, k, cb - pb, cp - pp, co - po, late);
+		ring_put(e, ring, n, k, cb - pb, cp - pp, co - po, late);
 		pb = cb, pp = cp, po = co;
 	}
+}
+
+/* a + b clamped at ENGINE_COUNT_MAX, for sums the views compute */
+static uint64_t sat_sum(uint64_t a, uint64_t b)
+{
+	uint64_t s = a + b;
+	return s < a || s > ENGINE_COUNT_MAX ? ENGINE_COUNT_MAX : s;
 }
 
 void engine_window(const struct engine_ident *id, double now, double window_s,
@@ -550,21 +615,25 @@ void engine_window(const struct engine_ident *id, double now, double window_s,
 		n = ENGINE_HOUR_SLOTS;
 		unit = 3600;
 	}
-	int64_t lo = (int64_t)ceil((now - window_s) / unit);
-	int64_t hi = (int64_t)ceil(now / unit) - 1;
 	memset(out, 0, sizeof(*out));
-	if (hi - lo + 1 > (int64_t)n)
-		lo = hi - (int64_t)n + 1;
-	if (hi < lo)
+	/* Computed in doubles and bounded before the conversion, so no clock
+	 * (a corrupt one included) makes the loop longer than the ring. */
+	if (!(now >= 0 && now <= ENGINE_TIME_MAX + 86400 * 7) || !(window_s > 0))
 		return;
+	double hi_d = ceil(now / unit) - 1, lo_d = ceil((now - window_s) / unit);
+	if (hi_d - lo_d + 1 > (double)n)
+		lo_d = hi_d - (double)n + 1;
+	if (hi_d < lo_d || hi_d < 0)
+		return;
+	int64_t lo = (int64_t)lo_d, hi = (int64_t)hi_d;
 	/* Visit only the window's slots, each checked by its tag. */
 	size_t slot = (size_t)((uint64_t)lo % n);
 	for (int64_t k = lo; k <= hi; k++) {
 		const struct engine_bucket *b = &ring[slot];
 		if (b->tag == k) {
-			out->bytes += b->bytes;
-			out->packets += b->packets;
-			out->observed += b->observed;
+			out->bytes = sat_sum(out->bytes, b->bytes);
+			out->packets = sat_sum(out->packets, b->packets);
+			out->observed = sat_sum(out->observed, b->observed);
 		}
 		if (++slot == n)
 			slot = 0;
@@ -574,6 +643,10 @@ void engine_window(const struct engine_ident *id, double now, double window_s,
 bool engine_baseline(const struct engine *e, const struct engine_ident *id, double now,
 		     double window_s, uint64_t *baseline)
 {
+	*baseline = 0;
+	if (!(now >= 0 && now <= ENGINE_TIME_MAX + 86400 * 7) || !(window_s > 0) ||
+	    !(id->first_seen >= 0 && id->first_seen <= ENGINE_TIME_MAX))
+		return false;
 	int64_t he = (int64_t)floor((now - window_s) / 3600);       /* hours < he are history */
 	int64_t newest = (int64_t)ceil(now / 3600) - 1;
 	int64_t hs = newest - ENGINE_HOUR_SLOTS + 1;
@@ -589,7 +662,7 @@ bool engine_baseline(const struct engine *e, const struct engine_ident *id, doub
 	uint64_t sum = 0;
 	for (size_t i = 0; i < ENGINE_HOUR_SLOTS; i++)
 		if (id->hr[i].tag >= hs && id->hr[i].tag < he)
-			sum += id->hr[i].observed;
+			sum = sat_sum(sum, id->hr[i].observed);
 	*baseline = (uint64_t)llround((double)sum * window_s / dur);
 	return true;
 }
@@ -611,14 +684,14 @@ static void refresh_cache(struct engine *e, struct engine_ident *id)
 			id->allow_mask |= 1u << a;
 }
 
-static void topk_add(struct engine_ident *id, const struct report_dest *d, double t)
+static void topk_add(struct engine *e, struct engine_ident *id, const struct report_dest *d, double t)
 {
 	unsigned victim = 0;
 	for (unsigned i = 0; i < id->ndests; i++) {
 		struct engine_dest *x = &id->dests[i];
 		if (x->port == d->port && x->proto == d->proto && addr_eq(&x->addr, &d->addr)) {
-			x->bytes += d->bytes;
-			x->packets += d->packets;
+			x->bytes = sat_add(e, x->bytes, d->bytes);
+			x->packets = sat_add(e, x->packets, d->packets);
 			x->last_seen = t;
 			return;
 		}
@@ -642,8 +715,8 @@ static void topk_add(struct engine_ident *id, const struct report_dest *d, doubl
 	x->addr = d->addr;
 	x->port = d->port;
 	x->proto = d->proto;
-	x->bytes = base_b + d->bytes;
-	x->packets = base_p + d->packets;
+	x->bytes = sat_add(e, base_b, d->bytes);
+	x->packets = sat_add(e, base_p, d->packets);
 	x->last_seen = t;
 }
 
@@ -689,8 +762,8 @@ static uint64_t allowed_bytes(struct engine *e, struct engine_ident *id,
 			if (al->max_bytes_per_day)
 				room = al->max_bytes_per_day > u->used ? al->max_bytes_per_day - u->used : 0;
 			uint64_t take = d->bytes < room ? d->bytes : room;
-			u->used += take;
-			total += take;
+			u->used = sat_add(e, u->used, take);
+			total = sat_add(e, total, take);
 			break;
 		}
 	}
@@ -807,9 +880,10 @@ static json_t *top_dests_json(const struct engine_ident *id, double since, size_
 	return arr;
 }
 
-static void raise_alert(struct engine *e, struct engine_ident *id, const struct rule_def *rd,
-			const struct rules_episode *ep, const struct rules_verdict *v, int level,
-			const struct engine_window *w, uint64_t baseline, struct engine_alerts *out)
+static void raise_alert(struct engine *e, struct engine_ident *id, double now,
+			const struct rule_def *rd, const struct rules_episode *ep,
+			const struct rules_verdict *v, int level, const struct engine_window *w,
+			uint64_t baseline, struct engine_alerts *out)
 {
 	char idbuf[33];
 	alert_id(id->name, rd->name, ep->start, level, idbuf);
@@ -824,13 +898,13 @@ static void raise_alert(struct engine *e, struct engine_ident *id, const struct 
 	for (size_t i = 0; i < ENGINE_ID_SENSORS && id->sensors[i][0]; i++)
 		json_array_append_new(sensors, json_string(id->sensors[i]));
 	json_t *a = json_pack("{s:s,s:f,s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:f,s:s}",
-			      "id", idbuf, "time", e->now, "severity",
+			      "id", idbuf, "time", now, "severity",
 			      collector_config_severity_name(v->severity), "rule", rd->name,
 			      "identity", id->name, "window_s", rd->window_s,
 			      "observed_bytes", (json_int_t)w->observed,
 			      "baseline_bytes", (json_int_t)baseline,
 			      "threshold_bytes", (json_int_t)v->threshold,
-			      "top_destinations", top_dests_json(id, e->now - rd->window_s, 5),
+			      "top_destinations", top_dests_json(id, now - rd->window_s, 5),
 			      "sensors", sensors, "first_seen", ep->start, "message", msg);
 	if (!a)
 		return;
@@ -841,7 +915,7 @@ static void raise_alert(struct engine *e, struct engine_ident *id, const struct 
 	json_object_set_new(a, "level", json_integer(level));
 	json_object_set_new(a, "config_version", json_string(e->cfg ? e->cfg->version : ""));
 	json_object_set_new(a, "capture_loss",
-			    json_boolean(capture_loss(e, id, e->now - rd->window_s, e->now)));
+			    json_boolean(capture_loss(e, id, now - rd->window_s, now)));
 	char *text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(a);
 	if (!text)
@@ -862,7 +936,9 @@ static void raise_alert(struct engine *e, struct engine_ident *id, const struct 
 	e->c.alerts++;
 }
 
-static void evaluate(struct engine *e, struct engine_ident *id, struct engine_alerts *out)
+/* Judges id's rules at now: the clock of the report that named it. */
+static void evaluate(struct engine *e, struct engine_ident *id, double now,
+		     struct engine_alerts *out)
 {
 	const struct collector_config *cfg = e->cfg;
 	if (!cfg)
@@ -875,7 +951,7 @@ static void evaluate(struct engine *e, struct engine_ident *id, struct engine_al
 			continue;
 		struct rules_episode *ep = episode_for(id, name_hash(rd->name));
 		struct engine_window w;
-		engine_window(id, e->now, rd->window_s, &w);
+		engine_window(id, now, rd->window_s, &w);
 		uint64_t base = 0;
 		bool has_base;
 		if (!ep->open && w.observed <= p.min_bytes &&
@@ -884,7 +960,7 @@ static void evaluate(struct engine *e, struct engine_ident *id, struct engine_al
 			/* Below every floor: cannot hold, whatever the baseline. */
 			continue;
 		}
-		if (rules_episode_active(ep, e->now, rd->window_s) && ep->has_baseline) {
+		if (rules_episode_active(ep, now, rd->window_s) && ep->has_baseline) {
 			/* Frozen while the episode is open, so the transfer being
 			 * watched is not learned. An episode opened before there was
 			 * any history froze nothing: it takes the baseline once one
@@ -892,13 +968,13 @@ static void evaluate(struct engine *e, struct engine_ident *id, struct engine_al
 			base = ep->baseline;
 			has_base = ep->has_baseline;
 		} else {
-			has_base = engine_baseline(e, id, e->now, rd->window_s, &base);
+			has_base = engine_baseline(e, id, now, rd->window_s, &base);
 		}
 		struct rules_verdict v;
 		rules_evaluate(&p, w.observed, base, has_base, &v);
 		int level;
-		if (rules_episode_step(ep, &v, e->now, rd->window_s, base, has_base, &level))
-			raise_alert(e, id, rd, ep, &v, level, &w, base, out);
+		if (rules_episode_step(ep, &v, now, rd->window_s, base, has_base, &level))
+			raise_alert(e, id, now, rd, ep, &v, level, &w, base, out);
 	}
 }
 
@@ -955,11 +1031,27 @@ static void sensor_blind(struct engine *e, const struct engine_sensor *s, const 
 enum engine_result engine_apply(struct engine *e, const struct report *r,
 				struct engine_alerts *out, char *err, size_t errlen)
 {
+	/* Bounds against the wall clock, before the report can touch state:
+	 * one report from the far future would otherwise move the capture
+	 * clock there, and one seq near 2^63 would make every later report of
+	 * its sensor a duplicate. */
+	double wall = wall_now(e);
+	if (r->end > wall + ENGINE_FUTURE_MAX) {
+		snprintf(err, errlen, "end: more than a day ahead of the collector's clock");
+		return ENGINE_REJECTED;
+	}
+	if ((double)r->seq > (wall + ENGINE_FUTURE_MAX) * 1e6) {
+		snprintf(err, errlen, "seq: implausible, above the collector's clock in microseconds");
+		return ENGINE_REJECTED;
+	}
 	bool created;
-	struct engine_sensor *s = sensor_get(e, r->sensor, &created);
+	struct engine_sensor *s = sensor_get(e, r->sensor, true, &created);
 	if (!s) {
+		/* Never evicted: a returning sensor's last seq is what keeps its
+		 * re-delivered reports from counting twice. */
 		e->c.sensors_rejected++;
-		snprintf(err, errlen, "sensor table full (%d sensors)", ENGINE_SENSORS_MAX);
+		snprintf(err, errlen, "sensor table full (%zu sensors, [collector] max_sensors)",
+			 max_sensors(e));
 		return ENGINE_REJECTED;
 	}
 	if (!created && r->seq <= s->last_seq) {
@@ -969,12 +1061,20 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 		return ENGINE_DUPLICATE;
 	}
 	if (!created && r->seq > s->last_seq + 1) {
-		/* Lost reports: remembered as unknown time, never as silence. */
+		/* Lost reports: remembered as unknown time, never as silence.
+		 * A sensor reports at most about once a second, so the time the
+		 * gap covers bounds how many were lost: a sensor that renumbered
+		 * (reinstalled, numbering from the wall clock in microseconds)
+		 * jumps by 10^15 without losing 10^15 reports. */
 		uint64_t lost = r->seq - s->last_seq - 1;
+		double secs = r->start - s->last_end;
+		uint64_t cap = secs > 0 ? (uint64_t)fmin(secs, 1e15) + 1 : 1;
+		if (lost > cap)
+			lost = cap;
 		s->gaps++;
-		s->lost_reports += lost;
+		s->lost_reports = sat_add(e, s->lost_reports, lost);
 		e->c.gaps++;
-		e->c.lost_reports += lost;
+		e->c.lost_reports = sat_add(e, e->c.lost_reports, lost);
 		add_gap(e, s->name, s->last_seq + 1, r->seq - 1, s->last_end,
 			r->start > s->last_end ? r->start : s->last_end);
 		/* The sensor's identities are unknown here: no one learns the gap. */
@@ -988,11 +1088,11 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 		s->last_drop = r->end;
 		sensor_blind(e, s, r, out);
 	}
-	s->stats.packets_seen += r->stats.packets_seen;
-	s->stats.packets_undecoded += r->stats.packets_undecoded;
-	s->stats.drops_kernel += r->stats.drops_kernel;
-	s->stats.drops_iface += r->stats.drops_iface;
-	s->stats.spool_dropped += r->stats.spool_dropped;
+	s->stats.packets_seen = sat_add(e, s->stats.packets_seen, r->stats.packets_seen);
+	s->stats.packets_undecoded = sat_add(e, s->stats.packets_undecoded, r->stats.packets_undecoded);
+	s->stats.drops_kernel = sat_add(e, s->stats.drops_kernel, r->stats.drops_kernel);
+	s->stats.drops_iface = sat_add(e, s->stats.drops_iface, r->stats.drops_iface);
+	s->stats.spool_dropped = sat_add(e, s->stats.spool_dropped, r->stats.spool_dropped);
 	s->dirty = true;
 	if (r->end > e->now)
 		e->now = r->end;
@@ -1006,13 +1106,13 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 			continue;
 		refresh_cache(e, id);
 		struct engine_totals *t = &id->t;
-		t->out_bytes += ri->out_bytes;
-		t->out_packets += ri->out_packets;
-		t->in_bytes += ri->in_bytes;
-		t->in_packets += ri->in_packets;
-		t->lateral_bytes += ri->lateral_bytes;
-		t->lateral_packets += ri->lateral_packets;
-		t->flows += ri->flows;
+		t->out_bytes = sat_add(e, t->out_bytes, ri->out_bytes);
+		t->out_packets = sat_add(e, t->out_packets, ri->out_packets);
+		t->in_bytes = sat_add(e, t->in_bytes, ri->in_bytes);
+		t->in_packets = sat_add(e, t->in_packets, ri->in_packets);
+		t->lateral_bytes = sat_add(e, t->lateral_bytes, ri->lateral_bytes);
+		t->lateral_packets = sat_add(e, t->lateral_packets, ri->lateral_packets);
+		t->flows = sat_add(e, t->flows, ri->flows);
 		t->reports++;
 		if (id->first_seen == 0 || r->start < id->first_seen)
 			id->first_seen = r->start;
@@ -1020,16 +1120,16 @@ enum engine_result engine_apply(struct engine *e, const struct report *r,
 			id->last_seen = r->end;
 		uint64_t allowed = allowed_bytes(e, id, ri, r->start);
 		uint64_t obs = ri->out_bytes - allowed;
-		spread(id->min, ENGINE_MIN_SLOTS, 60, r->start, r->end, ri->out_bytes, ri->out_packets,
-		       obs, &e->c.late_minute);
-		spread(id->hr, ENGINE_HOUR_SLOTS, 3600, r->start, r->end, ri->out_bytes,
+		spread(e, id->min, ENGINE_MIN_SLOTS, 60, r->start, r->end, ri->out_bytes,
+		       ri->out_packets, obs, &e->c.late_minute);
+		spread(e, id->hr, ENGINE_HOUR_SLOTS, 3600, r->start, r->end, ri->out_bytes,
 		       ri->out_packets, obs, &e->c.late_hour);
 		for (size_t j = 0; j < ri->ndests; j++)
-			topk_add(id, &ri->dests[j], r->end);
+			topk_add(e, id, &ri->dests[j], r->end);
 		remember_sensor(id, r->sensor);
 		mark_dirty(e, id, idx);
 		if (ri->out_bytes)
-			evaluate(e, id, out);
+			evaluate(e, id, r->end, out);
 		if (e->det)
 			det_observe(e, r, ri);
 	}
@@ -1133,16 +1233,38 @@ static unsigned char *finish(struct wbuf *w, size_t *len)
 	return w->p;
 }
 
+/*
+ * A blob being read. Every value is checked against its range as it is
+ * read: the blob comes from Redis, where anything may have written it, and
+ * a time or count out of range would make a window, a ring or a loop run
+ * for ever. why names the first problem.
+ */
 struct rbuf {
 	const unsigned char *p;
 	size_t len, off;
 	bool bad;
+	const char *why;
+	double tmax;            /* the latest time accepted */
 };
+
+static void rbad(struct rbuf *r, const char *why)
+{
+	if (!r->bad)
+		r->why = why;
+	r->bad = true;
+}
+
+static struct rbuf rbuf_of(const struct engine *e, const unsigned char *p, size_t len)
+{
+	double horizon = wall_now(e) + ENGINE_FUTURE_MAX;
+	struct rbuf r = {p, len, 0, false, NULL, fmin(ENGINE_TIME_MAX, horizon)};
+	return r;
+}
 
 static uint64_t get_u64(struct rbuf *r)
 {
 	if (r->bad || r->len - r->off < 8) {
-		r->bad = true;
+		rbad(r, "truncated");
 		return 0;
 	}
 	uint64_t v = 0;
@@ -1157,18 +1279,49 @@ static double get_f64(struct rbuf *r)
 	uint64_t v = get_u64(r);
 	double d;
 	memcpy(&d, &v, 8);
-	return isfinite(d) ? d : (r->bad = true, 0);
+	if (!isfinite(d)) {
+		rbad(r, "a number is not finite");
+		return 0;
+	}
+	return d;
+}
+
+/* A capture time: 0 .. the latest report_parse accepts and the wall clock allows. */
+static double get_time(struct rbuf *r, const char *what)
+{
+	double d = get_f64(r);
+	if (!r->bad && !(d >= 0 && d <= r->tmax))
+		rbad(r, what);
+	return d;
+}
+
+/* A count saturated at ENGINE_COUNT_MAX. */
+static uint64_t get_count(struct rbuf *r)
+{
+	uint64_t v = get_u64(r);
+	if (!r->bad && v > ENGINE_COUNT_MAX)
+		rbad(r, "a count is above 2^63-1");
+	return v;
+}
+
+/* A unit index (minute, hour, day) of a time get_time accepts. */
+static int64_t get_index(struct rbuf *r, double unit, const char *what)
+{
+	int64_t v = (int64_t)get_u64(r);
+	if (!r->bad && !(v >= 0 && (double)v <= floor(r->tmax / unit)))
+		rbad(r, what);
+	return v;
 }
 
 static void get_str(struct rbuf *r, char *out, size_t n)
 {
 	if (r->bad || r->off >= r->len) {
-		r->bad = true;
+		rbad(r, "truncated");
 		return;
 	}
 	size_t l = r->p[r->off++];
 	if (l >= n || r->len - r->off < l) {
-		r->bad = true;
+		rbad(r, "a name is too long");
 		return;
 	}
 	memcpy(out, r->p + r->off, l);
@@ -1179,7 +1332,7 @@ static void get_str(struct rbuf *r, char *out, size_t n)
 static void get_bytes(struct rbuf *r, void *out, size_t n)
 {
 	if (r->bad || r->len - r->off < n) {
-		r->bad = true;
+		rbad(r, "truncated");
 		return;
 	}
 	memcpy(out, r->p + r->off, n);
@@ -1207,24 +1360,27 @@ static void put_ring(struct wbuf *w, const struct engine_bucket *ring, size_t n)
 	}
 }
 
-static void get_ring(struct rbuf *r, struct engine_bucket *ring, size_t n)
+static void get_ring(struct rbuf *r, struct engine_bucket *ring, size_t n, double unit)
 {
 	uint64_t used = get_u64(r);
 	if (used > n) {
-		r->bad = true;
+		rbad(r, "more ring buckets than slots");
 		return;
 	}
 	for (uint64_t i = 0; i < used && !r->bad; i++) {
 		struct engine_bucket b;
-		b.tag = (int64_t)get_u64(r);
-		b.bytes = get_u64(r);
-		b.packets = get_u64(r);
-		b.observed = get_u64(r);
-		if (b.tag == INT64_MIN) {
-			r->bad = true;
+		b.tag = get_index(r, unit, "a ring bucket's time is out of range");
+		b.bytes = get_count(r);
+		b.packets = get_count(r);
+		b.observed = get_count(r);
+		if (r->bad)
+			return;
+		struct engine_bucket *slot = &ring[(uint64_t)b.tag % n];
+		if (slot->tag != INT64_MIN) {
+			rbad(r, "two ring buckets in one slot");
 			return;
 		}
-		ring[(uint64_t)b.tag % n] = b;
+		*slot = b;
 	}
 }
 
@@ -1268,60 +1424,82 @@ unsigned char *engine_ident_blob(const struct engine_ident *id, size_t *len)
 	return finish(&w, len);
 }
 
+/* Counts a refused blob and keeps its reason; returns -1. */
+static int load_refused(struct engine *e, const char *kind, const char *name, const struct rbuf *r)
+{
+	e->load_rejected++;
+	const char *why = !r->bad && r->off != r->len ? "trailing bytes" : r->why ? r->why : "corrupt";
+	snprintf(e->load_err, sizeof(e->load_err), "%s%s%s: %s", kind, name && name[0] ? " " : "",
+		 name ? name : "", why);
+	return -1;
+}
+
+uint64_t engine_load_rejected(const struct engine *e) { return e->load_rejected; }
+const char *engine_load_error(const struct engine *e) { return e->load_err; }
+
 int engine_load_ident(struct engine *e, const unsigned char *p, size_t len)
 {
-	struct rbuf r = {p, len, 0, false};
+	struct rbuf r = rbuf_of(e, p, len);
 	struct engine_ident *tmp = malloc(sizeof(*tmp));
 	if (!tmp)
 		return -1;
 	char name[IDENTITY_NAME_MAX + 1] = "";
 	if (get_u64(&r) != MAGIC_IDENT)
-		r.bad = true;
+		rbad(&r, "not an identity record of this version");
 	get_str(&r, name, sizeof(name));
 	ident_init(tmp, name);
 	uint64_t *t = &tmp->t.out_bytes;
 	for (size_t i = 0; i < sizeof(tmp->t) / 8; i++)
-		t[i] = get_u64(&r);
-	tmp->first_seen = get_f64(&r);
-	tmp->last_seen = get_f64(&r);
-	get_ring(&r, tmp->min, ENGINE_MIN_SLOTS);
-	get_ring(&r, tmp->hr, ENGINE_HOUR_SLOTS);
+		t[i] = get_count(&r);
+	tmp->first_seen = get_time(&r, "first_seen is out of range");
+	tmp->last_seen = get_time(&r, "last_seen is out of range");
+	get_ring(&r, tmp->min, ENGINE_MIN_SLOTS, 60);
+	get_ring(&r, tmp->hr, ENGINE_HOUR_SLOTS, 3600);
 	uint64_t nd = get_u64(&r);
 	if (nd > ENGINE_TOPK)
-		r.bad = true;
+		rbad(&r, "more destinations than the table holds");
 	for (uint64_t i = 0; i < nd && !r.bad; i++) {
 		struct engine_dest *d = &tmp->dests[i];
 		get_bytes(&r, d->addr.b, 16);
 		uint64_t pp = get_u64(&r);
+		if (pp >> 24)
+			rbad(&r, "a destination's port or protocol is out of range");
 		d->port = (uint16_t)pp;
 		d->proto = (uint8_t)(pp >> 16);
-		d->bytes = get_u64(&r);
-		d->packets = get_u64(&r);
-		d->last_seen = get_f64(&r);
+		d->bytes = get_count(&r);
+		d->packets = get_count(&r);
+		d->last_seen = get_time(&r, "a destination's last_seen is out of range");
 	}
 	tmp->ndests = (unsigned)nd;
 	for (size_t i = 0; i < CCONF_ALLOWS_MAX; i++) {
 		tmp->allow[i].allow_hash = get_u64(&r);
-		tmp->allow[i].day = (int64_t)get_u64(&r);
-		tmp->allow[i].used = get_u64(&r);
+		uint64_t day = get_u64(&r);
+		tmp->allow[i].day = (int64_t)day;
+		if ((int64_t)day != INT64_MIN &&
+		    !((int64_t)day >= 0 && (double)day <= floor(r.tmax / 86400)))
+			rbad(&r, "an allowlist day is out of range");
+		tmp->allow[i].used = get_count(&r);
 	}
 	for (size_t i = 0; i < CCONF_RULES_MAX; i++) {
 		struct rules_episode *ep = &tmp->ep[i];
 		ep->rule_hash = get_u64(&r);
-		ep->start = get_f64(&r);
-		ep->last_held = get_f64(&r);
-		ep->baseline = get_u64(&r);
+		ep->start = get_time(&r, "an episode's start is out of range");
+		ep->last_held = get_time(&r, "an episode's last hold is out of range");
+		ep->baseline = get_count(&r);
 		uint64_t f = get_u64(&r);
+		if ((f >> 34) || (uint32_t)f > RULES_LEVEL_MAX)
+			rbad(&r, "an episode's level or flags are out of range");
 		ep->level = (int32_t)(uint32_t)f;
 		ep->open = (f >> 32) & 1;
 		ep->has_baseline = (f >> 33) & 1;
 	}
 	for (size_t i = 0; i < ENGINE_ID_SENSORS; i++)
 		get_str(&r, tmp->sensors[i], sizeof(tmp->sensors[i]));
-	if (r.bad || r.off != r.len ||
-	    !(report_identity_name_valid(name) || strcmp(name, OVERFLOW_IDENTITY) == 0)) {
+	if (!r.bad && !(report_identity_name_valid(name) || strcmp(name, OVERFLOW_IDENTITY) == 0))
+		rbad(&r, "not a valid identity name");
+	if (r.bad || r.off != r.len) {
 		free(tmp);
-		return -1;
+		return load_refused(e, "identity", name, &r);
 	}
 	size_t idx;
 	struct engine_ident *id = ident_get(e, name, NULL, &idx);
@@ -1361,31 +1539,37 @@ unsigned char *engine_sensor_blob(const struct engine_sensor *s, size_t *len)
 
 int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len)
 {
-	struct rbuf r = {p, len, 0, false};
+	struct rbuf r = rbuf_of(e, p, len);
 	struct engine_sensor t;
 	memset(&t, 0, sizeof(t));
 	uint64_t magic = get_u64(&r);
 	if (magic != MAGIC_SENSOR && magic != MAGIC_SENSOR_V1)
-		r.bad = true;
+		rbad(&r, "not a sensor record of this version");
 	get_str(&r, t.name, sizeof(t.name));
 	t.last_seq = get_u64(&r);
-	t.last_end = get_f64(&r);
-	t.last_drop = get_f64(&r);
-	t.reports = get_u64(&r);
-	t.duplicates = get_u64(&r);
-	t.gaps = get_u64(&r);
-	t.lost_reports = get_u64(&r);
-	t.stats.packets_seen = get_u64(&r);
-	t.stats.packets_undecoded = get_u64(&r);
-	t.stats.drops_kernel = get_u64(&r);
-	t.stats.drops_iface = get_u64(&r);
-	t.stats.spool_dropped = get_u64(&r);
+	/* The bound engine_apply holds every seq to: a saved seq past it
+	 * would make every later report of the sensor a duplicate. */
+	if (!r.bad && (double)t.last_seq > r.tmax * 1e6)
+		rbad(&r, "last_seq is implausible (above the wall clock in microseconds)");
+	t.last_end = get_time(&r, "last_end is out of range");
+	t.last_drop = get_time(&r, "last_drop is out of range");
+	t.reports = get_count(&r);
+	t.duplicates = get_count(&r);
+	t.gaps = get_count(&r);
+	t.lost_reports = get_count(&r);
+	t.stats.packets_seen = get_count(&r);
+	t.stats.packets_undecoded = get_count(&r);
+	t.stats.drops_kernel = get_count(&r);
+	t.stats.drops_iface = get_count(&r);
+	t.stats.spool_dropped = get_count(&r);
 	if (magic == MAGIC_SENSOR)
-		t.identities_folded = get_u64(&r);
-	if (r.bad || r.off != r.len || !t.name[0])
-		return -1;
+		t.identities_folded = get_count(&r);
+	if (!r.bad && !t.name[0])
+		rbad(&r, "no name");
+	if (r.bad || r.off != r.len)
+		return load_refused(e, "sensor", t.name, &r);
 	bool created;
-	struct engine_sensor *s = sensor_get(e, t.name, &created);
+	struct engine_sensor *s = sensor_get(e, t.name, false, &created);
 	if (!s)
 		return -1;
 	t.identities = s->identities;   /* derived from the identities, not the blob */
@@ -1421,46 +1605,53 @@ unsigned char *engine_meta_blob(const struct engine *e, size_t *len)
 
 int engine_load_meta(struct engine *e, const unsigned char *p, size_t len)
 {
-	struct rbuf r = {p, len, 0, false};
-	struct engine tmp;
-	memset(&tmp, 0, sizeof(tmp));
+	struct rbuf r = rbuf_of(e, p, len);
+	struct engine *tmp = calloc(1, sizeof(*tmp));
+	if (!tmp)
+		return -1;
 	if (get_u64(&r) != MAGIC_META)
-		r.bad = true;
-	tmp.now = get_f64(&r);
+		rbad(&r, "not a meta record of this version");
+	tmp->now = get_time(&r, "now is out of range");
 	/* New counters go at the end of engine_counters: an older blob has
 	 * fewer, and the ones it lacks start at 0. */
 	uint64_t nc = get_u64(&r);
-	if (nc > sizeof(tmp.c) / 8)
-		r.bad = true;
-	uint64_t *c = &tmp.c.applied;
+	if (nc > sizeof(tmp->c) / 8)
+		rbad(&r, "more counters than this version has");
+	uint64_t *c = &tmp->c.applied;
 	for (size_t i = 0; i < nc && !r.bad; i++)
-		c[i] = get_u64(&r);
+		c[i] = get_count(&r);
 	uint64_t ng = get_u64(&r), gn = get_u64(&r);
 	if (ng > ENGINE_GAPS_MAX || gn >= ENGINE_GAPS_MAX)
-		r.bad = true;
+		rbad(&r, "more gaps than the table holds");
 	for (uint64_t i = 0; i < ng && !r.bad; i++) {
-		get_str(&r, tmp.gaps[i].sensor, sizeof(tmp.gaps[i].sensor));
-		tmp.gaps[i].seq_from = get_u64(&r);
-		tmp.gaps[i].seq_to = get_u64(&r);
-		tmp.gaps[i].from = get_f64(&r);
-		tmp.gaps[i].to = get_f64(&r);
+		struct engine_gap *g = &tmp->gaps[i];
+		get_str(&r, g->sensor, sizeof(g->sensor));
+		g->seq_from = get_u64(&r);
+		g->seq_to = get_u64(&r);
+		g->from = get_time(&r, "a gap's start is out of range");
+		g->to = get_time(&r, "a gap's end is out of range");
+		if (!r.bad && (g->seq_from > g->seq_to || g->seq_to > INT64_MAX || g->from > g->to))
+			rbad(&r, "a gap ends before it starts");
 	}
 	uint64_t nr = get_u64(&r);
 	if (nr > ENGINE_REASONS_MAX)
-		r.bad = true;
+		rbad(&r, "more dead-letter reasons than the table holds");
 	for (uint64_t i = 0; i < nr && !r.bad; i++) {
-		get_str(&r, tmp.reasons[i].reason, sizeof(tmp.reasons[i].reason));
-		tmp.reasons[i].count = get_u64(&r);
+		get_str(&r, tmp->reasons[i].reason, sizeof(tmp->reasons[i].reason));
+		tmp->reasons[i].count = get_count(&r);
 	}
-	if (r.bad || r.off != r.len)
-		return -1;
-	e->now = tmp.now;
-	e->c = tmp.c;
-	memcpy(e->gaps, tmp.gaps, sizeof(e->gaps));
+	if (r.bad || r.off != r.len) {
+		free(tmp);
+		return load_refused(e, "meta", NULL, &r);
+	}
+	e->now = tmp->now;
+	e->c = tmp->c;
+	memcpy(e->gaps, tmp->gaps, sizeof(e->gaps));
 	e->ngaps = (size_t)ng;
 	e->gap_next = (size_t)gn;
-	memcpy(e->reasons, tmp.reasons, sizeof(e->reasons));
+	memcpy(e->reasons, tmp->reasons, sizeof(e->reasons));
 	e->nreasons = (size_t)nr;
+	free(tmp);
 	return 0;
 }
 
@@ -1487,7 +1678,7 @@ json_t *engine_dump(const struct engine *e)
 	json_object_set_new(root, "now", json_real(e->now));
 	json_object_set_new(root, "state_bytes_per_identity", json_integer((json_int_t)engine_ident_bytes()));
 	json_object_set_new(root, "counters",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 				      "applied", (json_int_t)e->c.applied,
 				      "duplicates", (json_int_t)e->c.duplicates,
 				      "gaps", (json_int_t)e->c.gaps,
@@ -1498,7 +1689,12 @@ json_t *engine_dump(const struct engine *e)
 				      "late_minute", (json_int_t)e->c.late_minute,
 				      "late_hour", (json_int_t)e->c.late_hour,
 				      "alerts", (json_int_t)e->c.alerts,
-				      "sensors_rejected", (json_int_t)e->c.sensors_rejected));
+				      "sensors_rejected", (json_int_t)e->c.sensors_rejected,
+				      "saturated", (json_int_t)e->c.saturated));
+	if (e->load_rejected)
+		json_object_set_new(root, "state_refused",
+				    json_pack("{s:I,s:s}", "records", (json_int_t)e->load_rejected,
+					      "last_reason", e->load_err));
 	json_t *dr = json_object();
 	for (size_t i = 0; i < e->nreasons; i++)
 		json_object_set_new(dr, e->reasons[i].reason, json_integer((json_int_t)e->reasons[i].count));

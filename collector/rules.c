@@ -71,7 +71,10 @@ bool rules_episode_step(struct rules_episode *ep, const struct rules_verdict *v,
 		*level = v->level;
 		return true;
 	}
-	ep->last_held = now;
+	/* Each report is judged at its own clock: a late one never moves the
+	 * episode's last hold back. */
+	if (now > ep->last_held)
+		ep->last_held = now;
 	if (v->level > ep->level) {
 		ep->level = v->level;
 		*level = v->level;

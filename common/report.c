@@ -571,6 +571,74 @@ struct num {
 	double d;
 };
 
+/* Significant digits a long literal keeps: a double's halfway points in
+ * the range of times have fewer, so with a sticky digit for the rest the
+ * rounding is strtod's on the whole literal. */
+#define LONG_DIGITS 60
+
+/*
+ * The value of a number literal [s, end) too long for one strtod buffer
+ * (JSON grammar already checked): its significant digits, bounded, and its
+ * decimal exponent, rewritten as "0.DIGITSeEXP". A long literal is a valid
+ * number ("1742380800.000...0" from a tool printing many digits), not an
+ * error.
+ */
+static double long_literal(const char *s, const char *end)
+{
+	char digits[LONG_DIGITS + 1];
+	size_t nd = 0;
+	bool neg = false, nonzero = false, sticky = false;
+	long exp10 = 0;         /* the point's place after the first nonzero digit */
+	if (s < end && *s == '-') {
+		neg = true;
+		s++;
+	}
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (*s == '0' && !nonzero)
+			continue;
+		nonzero = true;
+		if (nd < LONG_DIGITS)
+			digits[nd++] = *s;
+		else if (*s != '0')
+			sticky = true;
+		if (exp10 < 1000000)
+			exp10++;
+	}
+	if (s < end && *s == '.') {
+		for (s++; s < end && *s >= '0' && *s <= '9'; s++) {
+			if (*s == '0' && !nonzero) {
+				if (exp10 > -1000000)
+					exp10--;
+				continue;
+			}
+			nonzero = true;
+			if (nd < LONG_DIGITS)
+				digits[nd++] = *s;
+			else if (*s != '0')
+				sticky = true;
+		}
+	}
+	long e = 0;
+	if (s < end && (*s == 'e' || *s == 'E')) {
+		bool eneg = false;
+		s++;
+		if (s < end && (*s == '+' || *s == '-'))
+			eneg = *s++ == '-';
+		for (; s < end && *s >= '0' && *s <= '9'; s++)
+			if (e < 1000000)
+				e = e * 10 + (*s - '0');
+		if (eneg)
+			e = -e;
+	}
+	if (!nonzero)
+		return neg ? -0.0 : 0.0;
+	/* a nonzero digit past the kept ones: round as the whole literal does */
+	char buf[LONG_DIGITS + 32];
+	snprintf(buf, sizeof(buf), "%s0.%.*s%se%ld", neg ? "-" : "", (int)nd, digits,
+		 sticky ? "1" : "", exp10 + e);
+	return strtod(buf, NULL);
+}
+
 static int number(struct jp *j, struct num *n)
 {
 	const char *b = j->p;
@@ -621,7 +689,7 @@ static int number(struct jp *j, struct num *n)
 		tmp[len] = '\0';
 		n->d = strtod(tmp, NULL);
 	} else {
-		n->d = HUGE_VAL;        /* 64+ characters: no time we accept */
+		n->d = long_literal(b, j->p);
 	}
 	return 0;
 }
@@ -1063,5 +1131,9 @@ int report_parse(const char *json, size_t len, const struct report_limits *lim_i
 		}
 	if (out->end < out->start)
 		return bad(err, errlen, "end: before start");
+	/* A sensor flushes at least daily: a longer report is not one, and
+	 * spread over decades it would put its bytes before every window. */
+	if (out->end - out->start > REPORT_SPAN_MAX)
+		return bad(err, errlen, "end: more than two days after start");
 	return 0;
 }

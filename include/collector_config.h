@@ -6,7 +6,8 @@
  *
  *   [collector]        redis, redis_credentials, prefix, group, consumer,
  *                      alerts_file, http, max_identities,
- *                      max_identities_per_sensor, batch, claim_idle, max_report_bytes
+ *                      max_identities_per_sensor, max_sensors, batch, claim_idle,
+ *                      max_report_bytes
  *   [rule NAME]        window, max_bytes, baseline_multiple, min_bytes,
  *                      severity, enabled
  *   [group NAME]       members (names or glob patterns, comma separated) and
@@ -34,6 +35,8 @@
 #include "redis_addr.h"
 #include "report.h"
 
+#define CCONF_SENSORS_DEFAULT 4096      /* [collector] max_sensors */
+#define CCONF_SENSORS_LIMIT 65536       /* its largest: the engine finds sensors by a linear search */
 #define CCONF_RULES_MAX 16
 #define CCONF_GROUPS_MAX 64
 #define CCONF_IDENTITIES_MAX 4096
@@ -113,6 +116,9 @@ struct collector_config {
 	/* New identities one sensor may create; above max_identities it is
 	 * the global cap that binds first. */
 	size_t max_identities_per_sensor;
+	/* Sensor names the collector tracks; reports of new names past it are
+	 * dead-lettered (counted). Never evicted: a sensor's seq is its dedupe. */
+	size_t max_sensors;             /* 1..CCONF_SENSORS_LIMIT */
 	size_t batch;
 	/* Seconds an entry stays pending on another consumer before a running
 	 * collector claims it (at start it claims them all). */

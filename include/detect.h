@@ -209,11 +209,16 @@ void detect_mark_gap(struct detect_engine *e, const char *identity, double from,
 /* The whole state as a byte buffer; caller frees *buf with free(). 0 or -1. */
 int detect_save(const struct detect_engine *e, unsigned char **buf, size_t *len);
 
-/* An engine restored from detect_save's buffer under c (same sizes). NULL with err if it does not fit. */
+/* An engine restored from detect_save's buffer under c (same sizes). NULL with err if it does not
+ * fit, or if any clock, count or figure in it is out of its range (a corrupt buffer). */
 struct detect_engine *detect_load(const struct detect_config *c, const void *buf, size_t len, char *err,
 				  size_t errlen);
 
 void detect_get_stats(const struct detect_engine *e, struct detect_stats *out);
+
+/* The latest capture time (s) the state has reached: its clock or an
+ * identity's current hour, whichever is later; 0 when none. */
+double detect_latest(const struct detect_engine *e);
 
 /* The hash seed a detect_save() buffer was made with (load it under the same). 0 or -1. */
 int detect_state_seed(const void *buf, size_t len, uint64_t seed[2]);

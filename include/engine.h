@@ -9,13 +9,18 @@
  * totals, a bounded top-destinations table, daily allowlist usage and one
  * episode per rule; per sensor the last applied seq (a report with seq <=
  * it changes nothing) and its gaps. "now" is the capture clock: the largest
- * report end seen.
+ * report end seen. The static rules judge a report's identities at that
+ * report's own end, so a sensor whose clock runs ahead cannot empty the
+ * windows of identities other sensors report. The only outside input is
+ * the wall clock, read for plausibility bounds alone (ENGINE_FUTURE_MAX):
+ * reports from far ahead of it are rejected, state from past it refused.
  *
  * Everything is bounded: identities past max_identities are folded into
  * OVERFLOW_IDENTITY, and so are the new identities of a sensor that already
  * created max_identities_per_sensor (so one compromised or spoofing sensor
- * cannot crowd the others out of the table); sensors past ENGINE_SENSORS_MAX
- * are rejected, gaps and dead-letter reasons keep the most recent/first few
+ * cannot crowd the others out of the table); sensors past [collector]
+ * max_sensors are rejected (never evicted: a returning sensor's last seq is
+ * what keeps its re-delivered reports from counting twice), gaps and dead-letter reasons keep the most recent/first few
  * and count the rest.
  *
  * Persistence is by blob: every identity, every sensor and one meta record
@@ -40,9 +45,15 @@
 #define ENGINE_TOPK 16
 #define ENGINE_ID_SENSORS 4
 #define ENGINE_GAPS_MAX 64
-#define ENGINE_SENSORS_MAX 4096
+#define ENGINE_SENSORS_MAX CCONF_SENSORS_DEFAULT  /* without a config */
 #define ENGINE_REASONS_MAX 32
 #define ENGINE_OBS_MAX 1000      /* destinations of one record given to the detector */
+#define ENGINE_COUNT_MAX INT64_MAX   /* every count saturates here (counters.saturated) */
+#define ENGINE_TIME_MAX 9999999999.0 /* the latest time report_parse accepts */
+/* A report ending more than this ahead of the collector's wall clock, or
+ * whose seq is above the wall clock in microseconds plus this, is
+ * dead-lettered; saved state past it is refused as it loads. */
+#define ENGINE_FUTURE_MAX 86400.0
 
 struct engine_bucket {
 	int64_t tag;            /* minute or hour index since the epoch; INT64_MIN: empty */
@@ -118,7 +129,8 @@ struct engine_gap {
  * The meta blob stores these in order: new counters go at the end. */
 struct engine_counters {
 	uint64_t applied, duplicates, gaps, lost_reports, dead, overflow_records,
-		 late_minute, late_hour, alerts, sensors_rejected, sensor_cap_records;
+		 late_minute, late_hour, alerts, sensors_rejected, sensor_cap_records,
+		 saturated;     /* additions clamped at ENGINE_COUNT_MAX */
 };
 
 struct engine_reason {
@@ -157,10 +169,20 @@ enum engine_result { ENGINE_APPLIED, ENGINE_DUPLICATE, ENGINE_REJECTED };
 /*
  * Applies a parsed report exactly once: a duplicate (seq <= the sensor's last)
  * changes nothing but a counter; a seq gap is recorded. Alerts raised go to
- * out (appended). ENGINE_REJECTED: the sensor table is full (reason in err).
+ * out (appended). ENGINE_REJECTED (reason in err, the caller dead-letters
+ * it): the sensor table is full, the report ends more than
+ * ENGINE_FUTURE_MAX ahead of the wall clock, or its seq is above the wall
+ * clock in microseconds plus that (no sensor numbers that high: one such
+ * report would make every later one a duplicate). A forward seq jump is a
+ * gap; the reports it counts lost are at most the gap's seconds + 1 (a
+ * sensor reports at most about once a second; a reinstalled sensor starts
+ * numbering at the wall clock in microseconds).
  */
 enum engine_result engine_apply(struct engine *e, const struct report *r,
 				struct engine_alerts *out, char *err, size_t errlen);
+
+/* Tests: a fixed wall clock (UNIX s); 0 goes back to the real one. */
+void engine_set_wall_clock(struct engine *e, double t);
 
 /* Counts a dead-lettered report under the class of its reason. */
 void engine_count_dead(struct engine *e, const char *reason);
@@ -226,10 +248,17 @@ unsigned char *engine_ident_blob(const struct engine_ident *id, size_t *len);
 unsigned char *engine_sensor_blob(const struct engine_sensor *s, size_t *len);
 unsigned char *engine_meta_blob(const struct engine *e, size_t *len);
 
-/* Loads one blob. Returns 0, or -1 if it is corrupt (nothing changed). */
+/* Loads one blob. Returns 0, or -1 if it is corrupt (nothing changed): a
+ * field out of its range (a time past ENGINE_TIME_MAX or ENGINE_FUTURE_MAX
+ * ahead of the wall clock, a count past its table) refuses the record.
+ * Each refusal is counted; engine_load_error says the last one's reason. */
 int engine_load_ident(struct engine *e, const unsigned char *p, size_t len);
 int engine_load_sensor(struct engine *e, const unsigned char *p, size_t len);
 int engine_load_meta(struct engine *e, const unsigned char *p, size_t len);
+/* Records refused by engine_load_* (and engine_load_detect) in this
+ * process, and the last reason ("" when none). */
+uint64_t engine_load_rejected(const struct engine *e);
+const char *engine_load_error(const struct engine *e);
 
 /* ---- views ---- */
 

@@ -19,6 +19,7 @@
 #define REPORT_VERSION 1
 #define IDENTITY_NAME_MAX 128   /* bytes, without the NUL */
 #define SENSOR_NAME_MAX 64
+#define REPORT_SPAN_MAX (2 * 86400.0)  /* end - start at most (the flush interval is <= 1 day) */
 
 /* The identity that collects traffic past the aggregation limits. '~' is not
  * allowed in configured names, so it never collides with a real identity. */
@@ -87,6 +88,8 @@ char *report_to_json(const struct report *r);
  * Parses and validates len bytes of JSON into *out (caller releases with
  * report_release, also after failure). Returns 0, or -1 with a one-line
  * reason in err ("identities[3].out_bytes: not a non-negative integer").
+ * start and end are times 0..9999999999 with end - start at most
+ * REPORT_SPAN_MAX; a number literal of any length is read.
  */
 int report_parse(const char *json, size_t len, const struct report_limits *lim,
 		 struct report *out, char *err, size_t errlen);

@@ -245,6 +245,60 @@ static void test_huge_numbers(void)
 	rejects(doc("1", "\"s\"", "1", big, "2", "[]", GOOD_STATS), "start: not a time");
 }
 
+/* Number literals of any length are read by value: a time printed with
+ * many digits is a time (literals of 64+ characters were taken as
+ * infinite), rounded as strtod rounds the whole literal. */
+static double start_of(const char *start)
+{
+	char err[256] = "";
+	struct report r;
+	const char *s = doc("1", "\"s\"", "1", start, "1742380810", "[]", GOOD_STATS);
+	double v = report_parse(s, strlen(s), NULL, &r, err, sizeof(err)) == 0 ? r.start : -1;
+	if (v < 0)
+		fprintf(stderr, "  %s: %s\n", start, err);
+	report_release(&r);
+	return v;
+}
+
+static void test_long_literals(void)
+{
+	static char lit[4096];
+	char zeros[3001];
+	memset(zeros, '0', 3000);
+	zeros[3000] = '\0';
+	snprintf(lit, sizeof(lit), "1742380800.%.59s", zeros);
+	CHECK(strlen(lit) == 70 && start_of(lit) == 1742380800.0);
+	snprintf(lit, sizeof(lit), "1742380800.25%s", zeros);
+	CHECK(start_of(lit) == 1742380800.25);
+	snprintf(lit, sizeof(lit), "1742380800%.90se-90", zeros);          /* 100 digits */
+	CHECK(start_of(lit) == 1742380800.0);
+	snprintf(lit, sizeof(lit), "0.%.80s17423808E90", zeros);
+	CHECK(start_of(lit) == 1742380800.0);
+	/* past the digits kept, a nonzero digit still rounds: the literal is
+	 * half an ulp above 1742380800.5 plus a little (at the 101st digit) */
+	snprintf(lit, sizeof(lit), "1742380800.50000005960464477539%.70s1", zeros);
+	CHECK(start_of(lit) == strtod(lit, NULL));
+	snprintf(lit, sizeof(lit), "1742380800.50000005960464477539%.70s", zeros);
+	CHECK(start_of(lit) == strtod(lit, NULL));
+	snprintf(lit, sizeof(lit), "1742380800.%.500s1", zeros);
+	CHECK(start_of(lit) == 1742380800.0);
+	snprintf(lit, sizeof(lit), "1%.80s", zeros);                          /* 1e80 */
+	rejects(doc("1", "\"s\"", "1", lit, "2", "[]", GOOD_STATS), "start: not a time");
+}
+
+/* A report covering more than two days is not one a sensor sends (its
+ * flush interval is at most a day): spread over decades, its bytes would
+ * land before every window. */
+static void test_long_span_rejected(void)
+{
+	char err[256];
+	rejects(doc("1", "\"s\"", "1", "0", "1742380800", "[]", GOOD_STATS),
+		"end: more than two days after start");
+	rejects(doc("1", "\"s\"", "1", "1742380800", "1742553600.5", "[]", GOOD_STATS),
+		"more than two days");
+	CHECK(parse(doc("1", "\"s\"", "1", "1742380800", "1742553600", "[]", GOOD_STATS), err) == 0);
+}
+
 static void test_deep_nesting(void)
 {
 	static char deep[200000];
@@ -455,4 +509,5 @@ static void test_json_bound(void)
 }
 
 TEST_MAIN(test_json_bound, test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
-	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip)
+	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip,
+	  test_long_literals, test_long_span_rejected)
