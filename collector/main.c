@@ -329,6 +329,9 @@ static int start_session(struct app *a)
 	}
 	if (corrupt)
 		logmsg("state: %zu corrupt record(s) skipped", corrupt);
+	if (engine_load_rejected(a->engine))
+		logmsg("state: %llu saved record(s) refused, the last: %s",
+		       (unsigned long long)engine_load_rejected(a->engine), engine_load_error(a->engine));
 	logmsg("connected to %s; state: %zu identities, %zu sensors, now %.3f",
 	       redis_addr_str(&a->redis, ab, sizeof(ab)), engine_ident_count(a->engine),
 	       engine_sensor_count(a->engine), engine_now(a->engine));
