@@ -31,7 +31,10 @@ struct spool_stats {
 	uint64_t records, bytes;        /* live: count and header+payload bytes */
 	uint64_t appended, popped;      /* since open */
 	uint64_t dropped;               /* oldest dropped for room, or too big to hold */
-	uint64_t torn;                  /* bad or torn records cut off at open */
+	uint64_t torn;                  /* bad or torn records dropped at open (each counted) */
+	uint64_t bad_flags;             /* records with a flags word neither live nor done: kept live */
+	uint64_t rejected;              /* segment files left in place unread (cannot be opened
+					 * read-write, or a name not ours such as an id near 2^64) */
 	uint64_t io_errors;             /* failed reads/writes (the operation failed) */
 	uint64_t segments;              /* segment files in use */
 };
@@ -39,7 +42,10 @@ struct spool_stats {
 /*
  * Opens (creating if needed) the spool in dir and loads what an earlier run
  * left there, cutting off torn tails. sync: fdatasync after each append.
- * Returns NULL with err on a local problem (directory, permissions).
+ * Holds an exclusive flock on dir/lock until spool_close, and uses dir by a
+ * descriptor from then on (so a chroot afterwards does not matter).
+ * Returns NULL with err on a local problem (directory, permissions, or the
+ * spool in use by another process).
  */
 struct spool *spool_open(const char *dir, uint64_t max_bytes, bool sync, char *err,
 			 size_t errlen);
@@ -70,5 +76,9 @@ size_t spool_count(const struct spool *sp);
 uint64_t spool_max_key(const struct spool *sp);
 
 const struct spool_stats *spool_stats(const struct spool *sp);
+
+/* The spool directory's descriptor, borrowed: for files kept beside the
+ * spool (the reporter's seq file) with openat/renameat. */
+int spool_dirfd(const struct spool *sp);
 
 #endif
