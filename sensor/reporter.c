@@ -19,8 +19,24 @@
  * process may have had in flight when it died. An error reply is counted and
  * retried after a backoff.
  *
+ * A Redis that answers XADD with an error (WRONGTYPE, NOPERM, OOM,
+ * READONLY) or not within OVERDUE_S holds nothing of ours: the memory
+ * queue is spilled to the spool and new reports go there too (as while
+ * Redis is away) until an XADD is acknowledged, so a crash meanwhile loses
+ * nothing. A connection counts as working only once Redis answered on it:
+ * the reconnect backoff is reset then, not on connect, so a Redis that
+ * accepts and closes is retried ever more slowly, and such failed
+ * connections are logged 1st, 2nd, 4th, 8th... time.
+ *
  * seq: the next number is written durably to SPOOL_DIR/seq (temp file,
  * fsync, rename) before a report is queued, so no restart reuses a number.
+ * A numbering with no seq file starts at the wall clock in microseconds:
+ * seqs advance by one a report, far slower than the clock, so it is above
+ * every number an earlier numbering handed out. When the seq file cannot be
+ * written (ENOSPC, EROFS) the report is still numbered and sent (the number
+ * is spent in memory), the failure counted, and the stale file removed so
+ * that a restart seeds from the clock instead of reusing numbers; a start
+ * that cannot write the file seeds from the clock too.
  *
  * hiredis 0.14 runs reply callbacks with a NULL reply when the connection
  * is freed; those only clear state here, and reconnecting always happens
@@ -60,6 +76,7 @@
 #define ERROR_RETRY_MAX_S 30.0
 #define CONNECT_TIMEOUT_S 10.0
 #define REPLY_TIMEOUT_S 30.0
+#define OVERDUE_S 2.0           /* an XADD unanswered this long: spill the queue */
 #define DUP_CHECK_ENTRIES 1000  /* stream entries searched for an unanswered XADD */
 #define IDMAP_MAX_ENTRIES (1u << 20)
 
@@ -85,9 +102,14 @@ struct reporter {
 	redisAsyncContext *ac;
 	enum conn_state state;
 	bool away;              /* lost or never reached since the last READY */
+	bool refusing;          /* XADD answered with an error, or overdue: spool reports */
+	bool answered;          /* Redis replied on this connection */
+	bool link_logged;       /* "connected" was logged for the current working link */
+	uint64_t flaps;         /* connections lost before Redis answered on them */
 	bool ever_ready, freeing;
 	double backoff, err_backoff;
 	struct event *ev_connect, *ev_retry, *ev_watchdog, *ev_hb, *ev_idmap, *ev_deadline;
+	struct event *ev_overdue;
 
 	struct qitem *q;        /* ring of qcap */
 	size_t qcap, qhead, qlen;
@@ -104,7 +126,8 @@ struct reporter {
 	void *idmap_ctx;
 
 	struct reporter_stats st;
-	uint64_t lost;          /* could not be spooled (write error) */
+	uint64_t lost;          /* dropped: not spooled (write error), memory queue full */
+	uint64_t seq_errors;    /* failed writes of the seq file */
 	uint64_t submit_errors, idmap_bad, idmap_updates, dups_avoided;
 	uint64_t last_seq;
 	double last_end;
@@ -172,29 +195,42 @@ static void refresh_stats(struct reporter *rp)
 	rp->st.queue_depth = rp->qlen;
 	rp->st.spool_depth = ss->records;
 	rp->st.spool_dropped = ss->dropped + rp->lost;
+	rp->st.seq_errors = rp->seq_errors;
+	rp->st.spool_errors = ss->io_errors;
 }
 
 /* --- seq file -------------------------------------------------------- */
 
+static uint64_t clock_seq(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static int load_seq(struct reporter *rp, uint64_t *next, char *err, size_t errlen)
 {
-	*next = 1;
-	FILE *f = fopen(rp->seq_path, "re");
-	if (!f) {
-		if (errno == ENOENT)
+	int fd = openat(spool_dirfd(rp->spool), "seq", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			/* A fresh numbering: above anything an earlier one handed out. */
+			*next = clock_seq();
 			return 0;
+		}
 		snprintf(err, errlen, "%s: %s", rp->seq_path, strerror(errno));
 		return -1;
 	}
-	char buf[64] = "";
-	bool ok = fgets(buf, sizeof(buf), f) != NULL;
-	fclose(f);
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	char *end;
 	errno = 0;
-	unsigned long long v = ok ? strtoull(buf, &end, 10) : 0;
-	if (!ok || errno || end == buf || (*end && *end != '\n') || v == 0) {
+	unsigned long long v = n > 0 ? strtoull(buf, &end, 10) : 0;
+	if (n <= 0 || errno || end == buf || (*end && *end != '\n') || v == 0) {
 		/* Guessing would risk reusing numbers the collector already saw. */
-		snprintf(err, errlen, "%s: not a sequence number; fix or remove it", rp->seq_path);
+		snprintf(err, errlen, "%s: not a sequence number; remove it (the sensor then "
+			 "numbers from the clock, above any earlier number)", rp->seq_path);
 		return -1;
 	}
 	*next = v;
@@ -203,62 +239,110 @@ static int load_seq(struct reporter *rp, uint64_t *next, char *err, size_t errle
 
 static int store_seq(struct reporter *rp, uint64_t next)
 {
+	int dfd = spool_dirfd(rp->spool);
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", next);
-	int fd = open(rp->seq_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = openat(dfd, "seq.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
+		int e = errno;
 		close(fd);
-		unlink(rp->seq_tmp);
+		unlinkat(dfd, "seq.tmp", 0);
+		errno = e;
 		return -1;
 	}
 	close(fd);
-	if (rename(rp->seq_tmp, rp->seq_path) < 0) {
-		unlink(rp->seq_tmp);
+	if (renameat(dfd, "seq.tmp", dfd, "seq") < 0) {
+		int e = errno;
+		unlinkat(dfd, "seq.tmp", 0);
+		errno = e;
 		return -1;
 	}
-	int dfd = open(rp->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	fsync(dfd);
 	return 0;
+}
+
+/* Spends seq numbers up to next-1 durably if it can. When it can't, the
+ * stale file goes (unlink needs no free space), so a restart numbers from
+ * the clock rather than reuse what this run handed out. */
+static void persist_seq(struct reporter *rp, uint64_t next)
+{
+	if (store_seq(rp, next) == 0)
+		return;
+	int e = errno;
+	rp->seq_errors++;
+	bool gone = unlinkat(spool_dirfd(rp->spool), "seq", 0) == 0 || errno == ENOENT;
+	if (log_worthy(rp->seq_errors))
+		rlog("cannot write %s: %s; reports are still numbered and sent (%s; %" PRIu64
+		     " failures so far)", rp->seq_path, strerror(e),
+		     gone ? "a restart numbers from the clock" : "cannot remove it either",
+		     rp->seq_errors);
 }
 
 /* --- where reports wait ---------------------------------------------- */
 
-static void spool_put(struct reporter *rp, uint64_t seq, const char *json, size_t len)
+/* Returns 0 when the spool took the report (or dropped it, counted: too
+ * big), -1 when it could not be written (it stays the caller's). */
+static int spool_put(struct reporter *rp, uint64_t seq, const char *json, size_t len)
 {
-	uint64_t dropped = spool_stats(rp->spool)->dropped;
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	uint64_t dropped = ss->dropped, io = ss->io_errors;
+	int rc = 0;
 	if (spool_append(rp->spool, seq, json, len) == 0) {
 		rp->st.spooled++;
-	} else if (spool_stats(rp->spool)->dropped == dropped) {
-		rp->lost++;
-		if (log_worthy(rp->lost))
+	} else if (ss->io_errors != io) {
+		if (log_worthy(ss->io_errors))
 			rlog("cannot write report %" PRIu64 " to the spool in %s (%" PRIu64
-			     " lost so far)", seq, rp->spool_dir, rp->lost);
+			     " write errors so far): keeping it in memory", seq, rp->spool_dir,
+			     ss->io_errors);
+		rc = -1;
 	}
-	uint64_t d = spool_stats(rp->spool)->dropped;
+	uint64_t d = ss->dropped;
 	if (d != dropped && log_worthy(d))
 		rlog("spool full (%" PRIu64 " bytes): dropped oldest reports, %" PRIu64 " so far",
 		     rp->spool_max, d);
+	return rc;
 }
 
-static void spill_oldest(struct reporter *rp)
+static void queue_pop_front(struct reporter *rp)
 {
 	struct qitem *it = &rp->q[rp->qhead];
-	spool_put(rp, it->seq, it->json, it->len);
 	free(it->json);
 	it->json = NULL;
 	rp->qhead = (rp->qhead + 1) % rp->qcap;
 	rp->qlen--;
 }
 
+/* Moves the queue's oldest to the spool. -1 when the spool can't take it. */
+static int spill_oldest(struct reporter *rp)
+{
+	struct qitem *it = &rp->q[rp->qhead];
+	if (spool_put(rp, it->seq, it->json, it->len) < 0)
+		return -1;
+	queue_pop_front(rp);
+	return 0;
+}
+
+/* Spills in order, stopping at the first report the spool can't take. */
 static void spill_all(struct reporter *rp)
 {
-	while (rp->qlen)
-		spill_oldest(rp);
+	while (rp->qlen && spill_oldest(rp) == 0)
+		;
+}
+
+/* Makes room for one more in the memory queue: spill the oldest, or, when
+ * the spool can't be written either, drop the oldest in memory, counted. */
+static void queue_make_room(struct reporter *rp)
+{
+	if (rp->qlen < rp->qcap || spill_oldest(rp) == 0)
+		return;
+	rp->lost++;
+	if (log_worthy(rp->lost))
+		rlog("memory queue full and the spool in %s unwritable: dropped report %" PRIu64
+		     " (oldest; %" PRIu64 " dropped so far)", rp->spool_dir, rp->q[rp->qhead].seq,
+		     rp->lost);
+	queue_pop_front(rp);
 }
 
 /* Reads "end" from a spooled report for the heartbeat; 0 if it can't. */
@@ -284,12 +368,8 @@ static void acked(struct reporter *rp, uint64_t seq)
 			spool_pop(rp->spool);
 		}
 	} else if (rp->qlen && rp->q[rp->qhead].seq == seq) {
-		struct qitem *it = &rp->q[rp->qhead];
-		rp->last_end = it->end;
-		free(it->json);
-		it->json = NULL;
-		rp->qhead = (rp->qhead + 1) % rp->qcap;
-		rp->qlen--;
+		rp->last_end = rp->q[rp->qhead].end;
+		queue_pop_front(rp);
 	}
 	refresh_stats(rp);
 }
@@ -305,13 +385,23 @@ static void conn_lost(struct reporter *rp, const char *why)
 	rp->idmap_busy = false;
 	evtimer_del(rp->ev_watchdog);
 	evtimer_del(rp->ev_retry);
+	evtimer_del(rp->ev_overdue);
 	rp->retry_wait = false;
-	if (!rp->away || was_ready) {
-		char a[400];
+	char a[400];
+	if (was_ready && !rp->answered) {
+		/* Accepts, then closes (maxclients, a proxy, a crash loop): the
+		 * 1st, 2nd, 4th... such connection is logged. */
+		if (log_worthy(++rp->flaps))
+			rlog("redis %s: %s before answering (%" PRIu64 " such connection(s) so "
+			     "far; spooling reports to %s, retrying in up to %.0fs)",
+			     redis_addr_str(&rp->redis, a, sizeof(a)), why, rp->flaps,
+			     rp->spool_dir, RECONNECT_MAX_S);
+	} else if (was_ready || !rp->away) {
 		rlog("redis %s: %s; spooling reports to %s until it is back",
 		     redis_addr_str(&rp->redis, a, sizeof(a)), why, rp->spool_dir);
 	}
 	rp->away = true;
+	rp->answered = false;
 	spill_all(rp);
 	refresh_stats(rp);
 	/* Jitter spreads a fleet of sensors reconnecting after a Redis restart. */
@@ -352,15 +442,29 @@ static void disconnect_cb(const redisAsyncContext *ac, int status)
 
 static void check_cb(redisAsyncContext *ac, void *r, void *priv);
 
+/* Redis answered on this connection: it works, so the backoff starts over. */
+static void link_works(struct reporter *rp)
+{
+	if (rp->answered)
+		return;
+	rp->answered = true;
+	rp->backoff = RECONNECT_MIN_S;
+	if (rp->flaps) {
+		char a[400];
+		rlog("redis %s: connected (after %" PRIu64 " connection(s) closed before an answer)",
+		     redis_addr_str(&rp->redis, a, sizeof(a)), rp->flaps);
+		rp->flaps = 0;
+	}
+}
+
 static void on_ready(struct reporter *rp)
 {
 	char a[400];
 	rp->state = CONN_READY;
 	evtimer_del(rp->ev_watchdog);
-	rp->backoff = RECONNECT_MIN_S;
 	if (rp->ever_ready)
 		rp->st.reconnects++;
-	if (rp->away)
+	if (rp->away && !rp->flaps)
 		rlog("redis %s: connected", redis_addr_str(&rp->redis, a, sizeof(a)));
 	rp->ever_ready = true;
 	rp->away = false;
@@ -480,6 +584,20 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	pump(rp);
 }
 
+/* An XADD unanswered for OVERDUE_S (a stalled or paused Redis): keep what
+ * waits on disk while the watchdog gives it until REPLY_TIMEOUT_S. */
+static void overdue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	if (!rp->inflight)
+		return;
+	rp->refusing = true;
+	spill_all(rp);
+	refresh_stats(rp);
+}
+
 static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct reporter *rp = priv;
@@ -496,8 +614,15 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	}
 	evtimer_del(rp->ev_watchdog);
+	evtimer_del(rp->ev_overdue);
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);
 	if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
 		rp->st.redis_errors++;
+		/* Redis holds nothing of ours while it refuses: keep reports on disk. */
+		rp->refusing = true;
+		spill_all(rp);
+		refresh_stats(rp);
 		if (log_worthy(rp->st.redis_errors))
 			rlog("XADD %s of report %" PRIu64 " failed: %.200s (retrying in %.1fs; %" PRIu64
 			     " errors so far)", rp->k_stream, rp->inflight_seq,
@@ -509,6 +634,7 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	}
 	rp->err_backoff = ERROR_RETRY_MIN_S;
+	rp->refusing = false;
 	acked(rp, rp->inflight_seq);
 	pump(rp);
 }
@@ -547,6 +673,8 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (!reply || ac != rp->ac)
 		return;         /* still uncertain; checked on the next connection */
 	evtimer_del(rp->ev_watchdog);
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);
 	rp->uncertain = false;
 	if (reply->type == REDIS_REPLY_ARRAY) {
 		for (size_t i = 0; i < reply->elements; i++) {
@@ -612,6 +740,7 @@ static void pump(struct reporter *rp)
 	rp->inflight = true;
 	rp->inflight_seq = seq;
 	timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
+	timer_in(rp->ev_overdue, OVERDUE_S);
 }
 
 /* --- heartbeat and identity map ---------------------------------------- */
@@ -622,6 +751,8 @@ static void hb_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 	redisReply *reply = r;
 	if (rp->freeing || !reply || ac != rp->ac)
 		return;
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);     /* "-ERR max number of clients" is no answer */
 	if (rp->hb_pending)
 		rp->hb_pending--;
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -645,7 +776,9 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	refresh_stats(rp);
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	char v[11][32];
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	enum { NF = 15 };
+	char v[NF][32];
 	snprintf(v[0], 32, "%" PRIu64, rp->cap.packets_seen);
 	snprintf(v[1], 32, "%" PRIu64, rp->cap.packets_undecoded);
 	snprintf(v[2], 32, "%" PRIu64, rp->cap.drops_kernel);
@@ -657,16 +790,21 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	snprintf(v[8], 32, "%" PRIu64, rp->last_seq);
 	snprintf(v[9], 32, "%.6f", rp->last_end);
 	snprintf(v[10], 32, "%.3f", (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
-	static const char *const names[11] = {
+	snprintf(v[11], 32, "%" PRIu64, rp->seq_errors);
+	snprintf(v[12], 32, "%" PRIu64, ss->io_errors);
+	snprintf(v[13], 32, "%" PRIu64, ss->torn);
+	snprintf(v[14], 32, "%" PRIu64, ss->rejected);
+	static const char *const names[NF] = {
 		"packets_seen", "packets_undecoded", "drops_kernel", "drops_iface",
 		"queue_depth", "spool_depth", "spool_dropped", "sent", "last_report_seq",
-		"last_report_end", "wall_time",
+		"last_report_end", "wall_time", "seq_write_errors", "spool_write_errors",
+		"spool_corrupt", "spool_rejected",
 	};
-	const char *argv[2 + 22];
+	const char *argv[2 + 2 * NF];
 	int argc = 0;
 	argv[argc++] = "HSET";
 	argv[argc++] = rp->k_sensor;
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < NF; i++) {
 		argv[argc++] = names[i];
 		argv[argc++] = v[i];
 	}
@@ -846,11 +984,13 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	rp->ev_retry = evtimer_new(base, retry_cb, rp);
 	rp->ev_watchdog = evtimer_new(base, watchdog_cb, rp);
 	rp->ev_deadline = evtimer_new(base, noop_cb, rp);
+	rp->ev_overdue = evtimer_new(base, overdue_cb, rp);
 	rp->ev_hb = event_new(base, -1, EV_PERSIST, hb_cb, rp);
 	rp->ev_idmap = event_new(base, -1, EV_PERSIST, idmap_cb, rp);
 	if (!rp->prefix || !rp->sensor_id || !rp->spool_dir || !rp->k_stream || !rp->k_sensors ||
 	    !rp->k_idmap || !rp->k_sensor || !rp->seq_path || !rp->seq_tmp || !rp->q ||
 	    !rp->ev_connect || !rp->ev_retry || !rp->ev_watchdog || !rp->ev_deadline ||
+	    !rp->ev_overdue ||
 	    !rp->ev_hb || !rp->ev_idmap) {
 		snprintf(err, errlen, "out of memory");
 		goto out_free;
@@ -860,8 +1000,15 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 		goto out_free;
 	const struct spool_stats *ss = spool_stats(rp->spool);
 	if (ss->torn)
-		rlog("spool %s: %" PRIu64 " torn record(s) from a crash discarded", cfg->spool_dir,
+		rlog("spool %s: %" PRIu64 " torn or corrupt record(s) discarded", cfg->spool_dir,
 		     ss->torn);
+	if (ss->bad_flags)
+		rlog("spool %s: %" PRIu64 " record(s) with a corrupt flags word: sent again",
+		     cfg->spool_dir, ss->bad_flags);
+	if (ss->rejected)
+		rlog("spool %s: %" PRIu64 " segment file(s) left in place unread (cannot be opened "
+		     "read-write, or not named as this spool names them)", cfg->spool_dir,
+		     ss->rejected);
 	if (ss->records) {
 		rlog("spool %s: %" PRIu64 " report(s) from an earlier run to send first",
 		     cfg->spool_dir, ss->records);
@@ -879,6 +1026,16 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 		goto out_free;
 	if (spool_max_key(rp->spool) >= rp->next_seq)
 		rp->next_seq = spool_max_key(rp->spool) + 1;
+	/* A seq file that can't be rewritten may be stale (an earlier run
+	 * numbered past it without persisting): number from the clock. */
+	if (store_seq(rp, rp->next_seq) < 0) {
+		rp->seq_errors++;
+		uint64_t c = clock_seq();
+		if (c > rp->next_seq)
+			rp->next_seq = c;
+		rlog("cannot write %s: %s; numbering from the clock (%" PRIu64 ")", rp->seq_path,
+		     strerror(errno), rp->next_seq);
+	}
 	struct timeval hb = tv_of(rp->heartbeat_s);
 	event_add(rp->ev_hb, &hb);
 	if (rp->idmap_poll_s > 0) {
@@ -899,15 +1056,19 @@ void reporter_free(struct reporter *rp)
 	if (!rp)
 		return;
 	rp->freeing = true;
-	if (rp->spool)
+	if (rp->spool) {
 		spill_all(rp);
+		if (rp->qlen)
+			rlog("%zu report(s) could not be written to the spool in %s: lost",
+			     rp->qlen, rp->spool_dir);
+	}
 	if (rp->ac) {
 		redisAsyncContext *ac = rp->ac;
 		rp->ac = NULL;
 		redisAsyncFree(ac);
 	}
 	struct event *evs[] = {rp->ev_connect, rp->ev_retry, rp->ev_watchdog,
-			       rp->ev_deadline, rp->ev_hb, rp->ev_idmap};
+			       rp->ev_deadline, rp->ev_hb, rp->ev_idmap, rp->ev_overdue};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -945,30 +1106,22 @@ int reporter_submit(struct reporter *rp, struct report *r)
 		free(json);
 		return -1;
 	}
-	/* The number is spent durably first: no restart can hand it out again. */
-	if (store_seq(rp, rp->next_seq + 1) < 0) {
-		rp->submit_errors++;
-		if (log_worthy(rp->submit_errors))
-			rlog("cannot write %s: %s; report %" PRIu64 " not sent", rp->seq_path,
-			     strerror(errno), r->seq);
-		free(json);
-		return -1;
-	}
+	/* The number is spent durably first where the disk allows: no restart
+	 * can hand it out again (see persist_seq for when it can't). */
+	persist_seq(rp, rp->next_seq + 1);
 	rp->next_seq++;
 	rp->st.submitted++;
-	if (rp->away) {
-		spool_put(rp, r->seq, json, len);
-		free(json);
-	} else {
-		if (rp->qlen == rp->qcap)
-			spill_oldest(rp);
-		struct qitem *it = &rp->q[(rp->qhead + rp->qlen) % rp->qcap];
-		it->seq = r->seq;
-		it->end = r->end;
-		it->json = json;
-		it->len = len;
-		rp->qlen++;
-	}
+	queue_make_room(rp);
+	struct qitem *it = &rp->q[(rp->qhead + rp->qlen) % rp->qcap];
+	it->seq = r->seq;
+	it->end = r->end;
+	it->json = json;
+	it->len = len;
+	rp->qlen++;
+	/* While Redis is away or refusing, a report waits on disk, where a
+	 * crash keeps it. */
+	if (rp->away || rp->refusing)
+		spill_all(rp);
 	refresh_stats(rp);
 	want_connection(rp);
 	pump(rp);
