@@ -12,11 +12,14 @@
  * One XADD is in flight at a time, and a report leaves the spool or queue
  * only when Redis acknowledged it (the in-flight seq is remembered, so a
  * report that the spool dropped meanwhile is never mistaken for the next).
- * When the connection dies with an XADD unanswered, the report may or may
- * not be in the stream: after reconnecting, the newest entries of the stream
- * are searched for it before it is sent again, so a Redis restart does not
- * duplicate it; so is the spool's front after a restart, which the previous
- * process may have had in flight when it died. An error reply is counted and
+ * Each XADD goes in a MULTI/EXEC with a SET of PREFIX delivered:ID to its
+ * seq, so Redis holds the sensor's last delivered seq exactly when it holds
+ * the report. When the connection dies with an XADD unanswered, the report
+ * may or may not be in the stream: after reconnecting, one GET of that key
+ * tells (a bounded check, whatever the stream holds) before it is sent
+ * again, so a Redis restart does not duplicate it; so is the spool's front
+ * after a restart, which the previous process may have had in flight when
+ * it died. An error reply is counted and
  * retried after a backoff.
  *
  * A Redis that answers XADD with an error (WRONGTYPE, NOPERM, OOM,
@@ -77,7 +80,6 @@
 #define CONNECT_TIMEOUT_S 10.0
 #define REPLY_TIMEOUT_S 30.0
 #define OVERDUE_S 2.0           /* an XADD unanswered this long: spill the queue */
-#define DUP_CHECK_ENTRIES 1000  /* stream entries searched for an unanswered XADD */
 #define IDMAP_MAX_ENTRIES (1u << 20)
 
 enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_AUTH, CONN_READY };
@@ -93,7 +95,7 @@ struct reporter {
 	struct event_base *base;
 	struct redis_addr redis;
 	char *prefix, *sensor_id, *spool_dir;
-	char *k_stream, *k_sensor, *k_sensors, *k_idmap;
+	char *k_stream, *k_sensor, *k_sensors, *k_idmap, *k_delivered;
 	char *seq_path, *seq_tmp;
 	char maxlen[24];
 	uint64_t spool_max;
@@ -117,6 +119,9 @@ struct reporter {
 	uint64_t next_seq;
 
 	bool inflight, retry_wait, uncertain, checking;
+	bool tx_direct;         /* the XADD ran outside MULTI (MULTI refused) */
+	bool delivered_dirty;   /* delivered:ID may say fix_delivered + 1: set it back */
+	uint64_t fix_delivered;
 	uint64_t inflight_seq, uncertain_seq;
 	unsigned hb_pending;
 	bool idmap_busy, idmap_polled;
@@ -441,6 +446,7 @@ static void disconnect_cb(const redisAsyncContext *ac, int status)
 }
 
 static void check_cb(redisAsyncContext *ac, void *r, void *priv);
+static void send_fix(struct reporter *rp);
 
 /* Redis answered on this connection: it works, so the backoff starts over. */
 static void link_works(struct reporter *rp)
@@ -468,12 +474,12 @@ static void on_ready(struct reporter *rp)
 		rlog("redis %s: connected", redis_addr_str(&rp->redis, a, sizeof(a)));
 	rp->ever_ready = true;
 	rp->away = false;
+	if (rp->delivered_dirty)
+		send_fix(rp);
 	if (rp->uncertain) {
 		/* Did the XADD that was unanswered when the link died get in? */
-		char count[16];
-		snprintf(count, sizeof(count), "%d", DUP_CHECK_ENTRIES);
-		const char *argv[] = {"XREVRANGE", rp->k_stream, "+", "-", "COUNT", count};
-		if (redisAsyncCommandArgv(rp->ac, check_cb, rp, 6, argv, NULL) == REDIS_OK) {
+		const char *argv[] = {"GET", rp->k_delivered};
+		if (redisAsyncCommandArgv(rp->ac, check_cb, rp, 2, argv, NULL) == REDIS_OK) {
 			rp->checking = true;
 			timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
 		}
@@ -617,7 +623,21 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 	evtimer_del(rp->ev_overdue);
 	if (reply->type != REDIS_REPLY_ERROR)
 		link_works(rp);
-	if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+	/* EXEC: [entry id, OK] when the XADD went in; an error element or an
+	 * EXECABORT when it did not (unless it ran alone, MULTI refused). */
+	bool ok = rp->tx_direct;
+	const redisReply *why = reply;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1) {
+		why = reply->element[0];
+		ok = why->type == REDIS_REPLY_STRING || why->type == REDIS_REPLY_STATUS;
+	}
+	if (!ok) {
+		if (reply->type == REDIS_REPLY_ARRAY) {
+			rp->delivered_dirty = true;
+			rp->fix_delivered = rp->inflight_seq - 1;
+			send_fix(rp);
+		}
+		reply = (redisReply *)why;
 		rp->st.redis_errors++;
 		/* Redis holds nothing of ours while it refuses: keep reports on disk. */
 		rp->refusing = true;
@@ -639,30 +659,6 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 	pump(rp);
 }
 
-/* Is entry [id, [field, value, ...]] this sensor's report seq? */
-static bool entry_is(const redisReply *e, const char *sensor, uint64_t seq)
-{
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[1]->type != REDIS_REPLY_ARRAY)
-		return false;
-	const redisReply *f = e->element[1];
-	for (size_t i = 0; i + 1 < f->elements; i += 2) {
-		const redisReply *k = f->element[i], *v = f->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-		    strcmp(k->str, "report") != 0)
-			continue;
-		json_t *j = json_loadb(v->str, v->len, 0, NULL);
-		const char *s = j ? json_string_value(json_object_get(j, "sensor")) : NULL;
-		json_t *q = j ? json_object_get(j, "seq") : NULL;
-		bool match = s && strcmp(s, sensor) == 0 && json_is_integer(q) &&
-			     (uint64_t)json_integer_value(q) == seq;
-		json_decref(j);
-		if (match)
-			return true;
-	}
-	return false;
-}
-
 static void check_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct reporter *rp = priv;
@@ -676,21 +672,65 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (reply->type != REDIS_REPLY_ERROR)
 		link_works(rp);
 	rp->uncertain = false;
-	if (reply->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i < reply->elements; i++) {
-			if (entry_is(reply->element[i], rp->sensor_id, rp->uncertain_seq)) {
-				rp->dups_avoided++;
-				rlog("report %" PRIu64 " is already in %s (its reply was lost): "
-				     "not sent again", rp->uncertain_seq, rp->k_stream);
-				acked(rp, rp->uncertain_seq);
-				break;
-			}
+	if (reply->type == REDIS_REPLY_STRING) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(reply->str, &end, 10);
+		if (errno || end == reply->str || *end) {
+			rp->st.redis_errors++;          /* not ours: send again, deduped */
+		} else if (v >= rp->uncertain_seq) {
+			rp->dups_avoided++;
+			rlog("report %" PRIu64 " is already in %s (its reply was lost): "
+			     "not sent again", rp->uncertain_seq, rp->k_stream);
+			acked(rp, rp->uncertain_seq);
 		}
-	} else {
+	} else if (reply->type != REDIS_REPLY_NIL) {
 		/* Can't tell: send it again; the collector dedupes by (sensor, seq). */
 		rp->st.redis_errors++;
 	}
 	pump(rp);
+}
+
+static void fix_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	if (reply->type == REDIS_REPLY_STATUS)
+		rp->delivered_dirty = false;
+}
+
+/* An XADD that failed at run time (WRONGTYPE) inside MULTI still let the
+ * SET after it run: set delivered:ID back below the report, before any
+ * later command on the link (a check, a retry) can read it. */
+static void send_fix(struct reporter *rp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu64, rp->fix_delivered);
+	const char *argv[] = {"SET", rp->k_delivered, v};
+	redisAsyncCommandArgv(rp->ac, fix_cb, rp, 3, argv, NULL);
+}
+
+/* MULTI's reply: refused (an ACL without it), the XADD runs on its own. */
+static void multi_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	rp->tx_direct = reply->type == REDIS_REPLY_ERROR;
+}
+
+/* The XADD's own reply: QUEUED inside MULTI; an entry id when it ran alone. */
+static void xadd_queued_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	if (rp->tx_direct && reply->type != REDIS_REPLY_STRING)
+		rp->tx_direct = false;  /* it failed alone: nothing landed */
 }
 
 static void pump(struct reporter *rp)
@@ -734,8 +774,16 @@ static void pump(struct reporter *rp)
 	for (int i = 0; i < argc - 1; i++)
 		argvlen[i] = strlen(argv[i]);
 	argvlen[argc - 1] = len;        /* a spooled payload has no NUL */
-	/* hiredis copies the command into its output buffer right away. */
-	if (redisAsyncCommandArgv(rp->ac, xadd_cb, rp, argc, argv, argvlen) != REDIS_OK)
+	/* hiredis copies each command into its output buffer right away. */
+	char seqs[24];
+	snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
+	const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+	const char *set[] = {"SET", rp->k_delivered, seqs};
+	rp->tx_direct = false;
+	if (redisAsyncCommandArgv(rp->ac, multi_cb, rp, 1, multi, NULL) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, xadd_queued_cb, rp, argc, argv, argvlen) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, NULL, NULL, 3, set, NULL) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, xadd_cb, rp, 1, exec, NULL) != REDIS_OK)
 		return;
 	rp->inflight = true;
 	rp->inflight_seq = seq;
@@ -974,6 +1022,9 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	rp->k_stream = join(prefix, "reports");
 	rp->k_sensors = join(prefix, "sensors");
 	rp->k_idmap = join(prefix, "identity-map");
+	char *kd = join(prefix, "delivered:");
+	rp->k_delivered = kd ? join(kd, cfg->sensor_id) : NULL;
+	free(kd);
 	char *ks = join(prefix, "sensor:");
 	rp->k_sensor = ks ? join(ks, cfg->sensor_id) : NULL;
 	free(ks);
@@ -988,7 +1039,7 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	rp->ev_hb = event_new(base, -1, EV_PERSIST, hb_cb, rp);
 	rp->ev_idmap = event_new(base, -1, EV_PERSIST, idmap_cb, rp);
 	if (!rp->prefix || !rp->sensor_id || !rp->spool_dir || !rp->k_stream || !rp->k_sensors ||
-	    !rp->k_idmap || !rp->k_sensor || !rp->seq_path || !rp->seq_tmp || !rp->q ||
+	    !rp->k_idmap || !rp->k_sensor || !rp->k_delivered || !rp->seq_path || !rp->seq_tmp || !rp->q ||
 	    !rp->ev_connect || !rp->ev_retry || !rp->ev_watchdog || !rp->ev_deadline ||
 	    !rp->ev_overdue ||
 	    !rp->ev_hb || !rp->ev_idmap) {
@@ -1083,6 +1134,7 @@ void reporter_free(struct reporter *rp)
 	free(rp->k_sensor);
 	free(rp->k_sensors);
 	free(rp->k_idmap);
+	free(rp->k_delivered);
 	free(rp->seq_path);
 	free(rp->seq_tmp);
 	explicit_bzero(&rp->redis, sizeof(rp->redis));
