@@ -6,7 +6,7 @@
  * A record is length-prefixed and checksummed (CRC-32 over key, length and
  * payload), so a record torn by a crash mid-append is detected on open,
  * cut off and counted, never delivered. Popping the front marks the record
- * done in place (one byte, no rewrite); a segment whose records are all done
+ * done in place (its flags word, no rewrite); a segment whose records are all done
  * is unlinked, and an empty spool leaves no segment behind.
  *
  * Invariants: the live records' bytes (header + payload) never exceed
