@@ -34,7 +34,8 @@ struct spool_stats {
 	uint64_t torn;                  /* bad or torn records dropped at open (each counted) */
 	uint64_t bad_flags;             /* records with a flags word neither live nor done: kept live */
 	uint64_t rejected;              /* segment files left in place unread (cannot be opened
-					 * read-write, or a name not ours such as an id near 2^64) */
+					 * read-write, no segment header, or an id such as one
+					 * near 2^64 that this spool never writes) */
 	uint64_t io_errors;             /* failed reads/writes (the operation failed) */
 	uint64_t segments;              /* segment files in use */
 };

@@ -14,8 +14,10 @@
  * record is only ever appended at the end of the last segment, so a crash
  * can tear only the last record of a segment; open() checks every record:
  * one whose checksum fails but whose header is sane is marked done in
- * place and counted lost (the records after it are intact and kept); a
- * segment is cut at a header it cannot walk past. Live records are always a
+ * place and counted lost (the records after it are intact and kept); past a
+ * header it cannot walk (bad magic, absurd length) the next intact record
+ * is searched for and the gap turned into one done record; with none (a
+ * torn tail) the segment is cut there. Live records are always a
  * suffix of the spool (pop and drop take the front), so the front is found
  * by skipping done records from the head segment.
  *
@@ -483,11 +485,55 @@ int spool_append(struct spool *sp, uint64_t key, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * A header at off that can't be walked past (bad magic, absurd length): the
+ * next intact record after it (magic, sane length, checksum), if any. The
+ * gap becomes one done record (a filler header written at off), so every
+ * walk skips it and the records after it are kept. Returns the next
+ * record's offset, or 0 when there is none (a torn tail: cut it).
+ */
+static uint64_t resync(struct spool *sp, int fd, uint64_t off, uint64_t fsize)
+{
+	uint64_t rem = fsize - off;
+	if (rem < 2 * SPOOL_RECORD_OVERHEAD || rem > (uint64_t)SEG_MAX + SPOOL_RECORD_MAX)
+		return 0;
+	unsigned char *b = malloc(rem);
+	if (!b || pread_full(fd, b, rem, off) < 0) {
+		free(b);
+		return 0;
+	}
+	uint64_t found = 0;
+	for (uint64_t p = SPOOL_RECORD_OVERHEAD; p + SPOOL_RECORD_OVERHEAD <= rem; p++) {
+		if (get32(b + p) != REC_MAGIC)
+			continue;
+		struct rec_hdr h;
+		decode_hdr(b + p, &h);
+		if (h.len > SPOOL_RECORD_MAX || rem - p - SPOOL_RECORD_OVERHEAD < h.len ||
+		    rec_crc(h.key, h.len, b + p + SPOOL_RECORD_OVERHEAD) != h.crc)
+			continue;
+		found = p;
+		break;
+	}
+	free(b);
+	if (!found || found - SPOOL_RECORD_OVERHEAD > SPOOL_RECORD_MAX)
+		return 0;
+	struct rec_hdr filler = {REC_MAGIC, DONE_XOR, 0,
+				 (uint32_t)(found - SPOOL_RECORD_OVERHEAD), 0};
+	unsigned char hb[SPOOL_RECORD_OVERHEAD];
+	encode_hdr(hb, &filler);
+	if (pwrite(fd, hb, sizeof(hb), (off_t)off) != (ssize_t)sizeof(hb)) {
+		sp->st.io_errors++;
+		return 0;
+	}
+	return off + found;
+}
+
 /* Checks every record of one segment: a record whose checksum fails but
- * whose header can be walked past is marked done, counted lost; the segment
- * is cut at a header it can't walk past. Returns the number of live records,
+ * whose header can be walked past is marked done, counted lost; past a
+ * header it can't walk, the segment resumes at the next intact record (the
+ * gap counted as one lost record) or, with none, is cut there. Returns the number of live records,
  * -1 to drop the file (no header: created, never written), -2 to leave it
- * alone (cannot be opened read-write). */
+ * alone (cannot be opened read-write, or no segment header). */
 static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 {
 	int fd = seg_open(sp, id, O_RDWR);
@@ -495,13 +541,17 @@ static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 		return -2;
 	struct stat st;
 	char magic[SEG_HDR];
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < SEG_HDR ||
-	    pread_full(fd, magic, SEG_HDR, 0) < 0 || memcmp(magic, SEG_MAGIC, SEG_HDR) != 0) {
-		/* Created but its header never made it (or not ours): nothing to keep. */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < SEG_HDR) {
+		/* Created but its header never made it: nothing to keep. */
 		if (fstat(fd, &st) == 0 && st.st_size > 0)
 			sp->st.torn++;
 		close(fd);
 		return -1;
+	}
+	if (pread_full(fd, magic, SEG_HDR, 0) < 0 || memcmp(magic, SEG_MAGIC, SEG_HDR) != 0) {
+		/* Not a segment we wrote: not ours to delete. */
+		close(fd);
+		return -2;
 	}
 	uint64_t fsize = (uint64_t)st.st_size, off = SEG_HDR;
 	long live = 0;
@@ -512,8 +562,15 @@ static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 			break;
 		decode_hdr(hb, &h);
 		uint64_t rs = SPOOL_RECORD_OVERHEAD + (uint64_t)h.len;
-		if (h.magic != REC_MAGIC || h.len > SPOOL_RECORD_MAX || fsize - off < rs ||
-		    grow_buf(sp, h.len ? h.len : 1) < 0 ||
+		if (h.magic != REC_MAGIC || h.len > SPOOL_RECORD_MAX || fsize - off < rs) {
+			uint64_t next = resync(sp, fd, off, fsize);
+			if (!next)
+				break;
+			sp->st.torn++;
+			off = next;
+			continue;
+		}
+		if (grow_buf(sp, h.len ? h.len : 1) < 0 ||
 		    pread_full(fd, sp->buf, h.len, off + SPOOL_RECORD_OVERHEAD) < 0)
 			break;
 		if (rec_crc(h.key, h.len, sp->buf) != h.crc) {
@@ -539,7 +596,7 @@ static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 		off += rs;
 	}
 	if (off < fsize) {
-		sp->st.torn++;  /* at least the record at off; what follows can't be walked */
+		sp->st.torn++;  /* the torn record at off; nothing intact follows it */
 		if (ftruncate(fd, (off_t)off) < 0)
 			sp->st.io_errors++;
 		else if (sp->sync)
@@ -602,8 +659,9 @@ static int load(struct spool *sp, char *err, size_t errlen)
 		if (ids[i] >= sp->next_id)
 			sp->next_id = ids[i] + 1;
 		if (live == -2) {
-			/* Can't open it read-write (permissions, a read-only file):
-			 * its reports may be live, so keep it for the operator. */
+			/* Can't open it read-write (permissions, a read-only file)
+			 * or not our format: its reports may be live, so keep it
+			 * for the operator. */
 			sp->st.rejected++;
 			continue;
 		}

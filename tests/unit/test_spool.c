@@ -354,6 +354,35 @@ static void test_corrupt_middle_record(void)
 	check_drain(sp, 3, 6, 300);
 	spool_close(sp);
 
+	/* An absurd length in record 2's header: the walk resumes at record
+	 * 3, the gap counted once; a second open finds it settled. */
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	CHECK_EQ_U64(spool_count(sp), 0);
+	for (uint64_t k = 10; k <= 13; k++)
+		CHECK(append_key(sp, k, 300) == 0);
+	spool_close(sp);
+	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
+	fd = open(last, O_RDWR);
+	unsigned char huge[4] = {0xff, 0xff, 0xff, 0xff};
+	CHECK(pwrite(fd, huge, 4, rec_off(1, 300) + 16) == 4);
+	close(fd);
+	for (int round = 0; round < 2; round++) {
+		sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+		CHECK(sp != NULL);
+		if (!sp)
+			return;
+		CHECK_EQ_U64(spool_count(sp), 3);
+		CHECK_EQ_U64(spool_stats(sp)->torn, round == 0 ? 1 : 0);
+		if (round == 1) {
+			pop_expect(sp, 10, 10, 300);
+			check_drain(sp, 12, 13, 300);
+		}
+		spool_close(sp);
+	}
+
 	/* The same damage found at run time (after open): only that record goes. */
 	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
 	CHECK(sp != NULL);
@@ -412,11 +441,20 @@ static void test_segment_id_near_wrap(void)
 	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
 	snprintf(big, sizeof(big), "%s/seg-ffffffffffffffff", dir);
 	CHECK(rename(last, big) == 0);
+	/* And a file named like a segment holding something else. */
+	char junk[512];
+	snprintf(junk, sizeof(junk), "%s/seg-00000000000000ff", dir);
+	FILE *f = fopen(junk, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("not a spool segment at all\n", f);
+		fclose(f);
+	}
 	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
 	CHECK(sp != NULL);
 	if (!sp)
 		return;
-	CHECK_EQ_U64(spool_stats(sp)->rejected, 1);
+	CHECK_EQ_U64(spool_stats(sp)->rejected, 2);
 	CHECK_EQ_U64(spool_count(sp), 0);
 	for (uint64_t k = 2; k <= 4; k++)
 		CHECK(append_key(sp, k, 100) == 0);
@@ -429,6 +467,7 @@ static void test_segment_id_near_wrap(void)
 	spool_close(sp);
 	struct stat st;
 	CHECK(stat(big, &st) == 0);     /* left for the operator, not deleted */
+	CHECK(stat(junk, &st) == 0);
 	rm_dir();
 }
 
