@@ -9,8 +9,10 @@
  * drops each from the queue only when Redis acknowledged it. While Redis is
  * unreachable the memory queue fills and then spills, oldest first, into an
  * on-disk spool (bounded; past it the oldest report is dropped and counted),
- * which survives a restart and is sent before anything newer. A heartbeat
- * hash keeps the sensor's stats. The Redis identity map (hash
+ * which survives a restart and is sent before anything newer. When the
+ * spool cannot be written either, reports stay in memory and past queue_max
+ * the oldest is dropped, counted in spool_dropped. A heartbeat hash keeps
+ * the sensor's stats. The Redis identity map (hash
  * PREFIX identity-map) is polled and handed to the caller when it changed.
  */
 #ifndef EW_REPORTER_H
@@ -40,11 +42,14 @@ struct reporter_config {
 struct reporter_stats {
 	uint64_t submitted, sent, spooled, spool_dropped, queue_depth, spool_depth;
 	uint64_t redis_errors, reconnects;
+	uint64_t seq_errors;            /* seq file writes that failed (reports still sent) */
+	uint64_t spool_errors;          /* spool reads/writes that failed */
 };
 
 struct reporter;
 
-/* Connects lazily; never fails for Redis being away. NULL with err on a local problem (spool dir). */
+/* Connects lazily; never fails for Redis being away. NULL with err on a local problem
+ * (spool dir, or the spool locked by another process). */
 struct reporter *reporter_new(struct event_base *base, const struct reporter_config *cfg,
 			      char *err, size_t errlen);
 

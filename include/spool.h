@@ -6,7 +6,7 @@
  * A record is length-prefixed and checksummed (CRC-32 over key, length and
  * payload), so a record torn by a crash mid-append is detected on open,
  * cut off and counted, never delivered. Popping the front marks the record
- * done in place (one byte, no rewrite); a segment whose records are all done
+ * done in place (its flags word, no rewrite); a segment whose records are all done
  * is unlinked, and an empty spool leaves no segment behind.
  *
  * Invariants: the live records' bytes (header + payload) never exceed
@@ -31,7 +31,11 @@ struct spool_stats {
 	uint64_t records, bytes;        /* live: count and header+payload bytes */
 	uint64_t appended, popped;      /* since open */
 	uint64_t dropped;               /* oldest dropped for room, or too big to hold */
-	uint64_t torn;                  /* bad or torn records cut off at open */
+	uint64_t torn;                  /* bad or torn records dropped at open (each counted) */
+	uint64_t bad_flags;             /* records with a flags word neither live nor done: kept live */
+	uint64_t rejected;              /* segment files left in place unread (cannot be opened
+					 * read-write, no segment header, or an id such as one
+					 * near 2^64 that this spool never writes) */
 	uint64_t io_errors;             /* failed reads/writes (the operation failed) */
 	uint64_t segments;              /* segment files in use */
 };
@@ -39,7 +43,10 @@ struct spool_stats {
 /*
  * Opens (creating if needed) the spool in dir and loads what an earlier run
  * left there, cutting off torn tails. sync: fdatasync after each append.
- * Returns NULL with err on a local problem (directory, permissions).
+ * Holds an exclusive flock on dir/lock until spool_close, and uses dir by a
+ * descriptor from then on (so a chroot afterwards does not matter).
+ * Returns NULL with err on a local problem (directory, permissions, or the
+ * spool in use by another process).
  */
 struct spool *spool_open(const char *dir, uint64_t max_bytes, bool sync, char *err,
 			 size_t errlen);
@@ -70,5 +77,9 @@ size_t spool_count(const struct spool *sp);
 uint64_t spool_max_key(const struct spool *sp);
 
 const struct spool_stats *spool_stats(const struct spool *sp);
+
+/* The spool directory's descriptor, borrowed: for files kept beside the
+ * spool (the reporter's seq file) with openat/renameat. */
+int spool_dirfd(const struct spool *sp);
 
 #endif

@@ -60,7 +60,7 @@ struct sensor {
 	/* reporting */
 	struct event_base *base;
 	struct reporter *rp;
-	struct event *ev_batch, *ev_pcap, *ev_tick, *ev_sigint, *ev_sigterm;
+	struct event *ev_batch, *ev_pcap, *ev_tick, *ev_sigint, *ev_sigterm, *ev_sighup;
 	bool eof, stopping;
 	uint64_t folded;                /* identities report_fit() moved to ~overflow */
 	const char *read_error;
@@ -473,11 +473,16 @@ static int run_reporting(struct sensor *s)
 	reporter_on_identity_map(s->rp, identity_map_base, on_identity_map, s);
 	s->ev_sigint = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->ev_sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+	/* A hang-up (the terminal of a foreground replay, or an operator
+	 * expecting a reload as the collector does) stops cleanly too: the
+	 * default action would lose the interval in hand and the memory queue. */
+	s->ev_sighup = evsignal_new(s->base, SIGHUP, on_signal, s);
 	s->ev_tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
-	if (!s->ev_sigint || !s->ev_sigterm || !s->ev_tick)
+	if (!s->ev_sigint || !s->ev_sigterm || !s->ev_sighup || !s->ev_tick)
 		goto out;
 	event_add(s->ev_sigint, NULL);
 	event_add(s->ev_sigterm, NULL);
+	event_add(s->ev_sighup, NULL);
 	struct timeval sec = {1, 0};
 	event_add(s->ev_tick, &sec);
 	if (s->o.file) {
@@ -515,6 +520,8 @@ out:
 		event_free(s->ev_sigint);
 	if (s->ev_sigterm)
 		event_free(s->ev_sigterm);
+	if (s->ev_sighup)
+		event_free(s->ev_sighup);
 	return rc;
 }
 
@@ -527,6 +534,10 @@ int main(int argc, char **argv)
 	char err[PCAP_ERRBUF_SIZE + 512];
 	int rc = 1;
 
+	/* Redis may close a socket the sensor is still writing (CLIENT KILL,
+	 * maxclients, a restart): that is a lost connection for the reporter
+	 * to handle (EPIPE), not a reason to die with the queue in memory. */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_args(argc, argv, &s.o))
 		return 2;
 	/* A report (up to max_report_bytes) is built, copied into hiredis's

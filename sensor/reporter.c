@@ -12,15 +12,34 @@
  * One XADD is in flight at a time, and a report leaves the spool or queue
  * only when Redis acknowledged it (the in-flight seq is remembered, so a
  * report that the spool dropped meanwhile is never mistaken for the next).
- * When the connection dies with an XADD unanswered, the report may or may
- * not be in the stream: after reconnecting, the newest entries of the stream
- * are searched for it before it is sent again, so a Redis restart does not
- * duplicate it; so is the spool's front after a restart, which the previous
- * process may have had in flight when it died. An error reply is counted and
+ * Each XADD goes in a MULTI/EXEC with a SET of PREFIX delivered:ID to its
+ * seq, so Redis holds the sensor's last delivered seq exactly when it holds
+ * the report. When the connection dies with an XADD unanswered, the report
+ * may or may not be in the stream: after reconnecting, one GET of that key
+ * tells (a bounded check, whatever the stream holds) before it is sent
+ * again, so a Redis restart does not duplicate it; so is the spool's front
+ * after a restart, which the previous process may have had in flight when
+ * it died. An error reply is counted and
  * retried after a backoff.
+ *
+ * A Redis that answers XADD with an error (WRONGTYPE, NOPERM, OOM,
+ * READONLY) or not within OVERDUE_S holds nothing of ours: the memory
+ * queue is spilled to the spool and new reports go there too (as while
+ * Redis is away) until an XADD is acknowledged, so a crash meanwhile loses
+ * nothing. A connection counts as working only once Redis answered on it:
+ * the reconnect backoff is reset then, not on connect, so a Redis that
+ * accepts and closes is retried ever more slowly, and such failed
+ * connections are logged 1st, 2nd, 4th, 8th... time.
  *
  * seq: the next number is written durably to SPOOL_DIR/seq (temp file,
  * fsync, rename) before a report is queued, so no restart reuses a number.
+ * A numbering with no seq file starts at the wall clock in microseconds:
+ * seqs advance by one a report, far slower than the clock, so it is above
+ * every number an earlier numbering handed out. When the seq file cannot be
+ * written (ENOSPC, EROFS) the report is still numbered and sent (the number
+ * is spent in memory), the failure counted, and the stale file removed so
+ * that a restart seeds from the clock instead of reusing numbers; a start
+ * that cannot write the file seeds from the clock too.
  *
  * hiredis 0.14 runs reply callbacks with a NULL reply when the connection
  * is freed; those only clear state here, and reconnecting always happens
@@ -60,7 +79,7 @@
 #define ERROR_RETRY_MAX_S 30.0
 #define CONNECT_TIMEOUT_S 10.0
 #define REPLY_TIMEOUT_S 30.0
-#define DUP_CHECK_ENTRIES 1000  /* stream entries searched for an unanswered XADD */
+#define OVERDUE_S 2.0           /* an XADD unanswered this long: spill the queue */
 #define IDMAP_MAX_ENTRIES (1u << 20)
 
 enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_AUTH, CONN_READY };
@@ -76,7 +95,7 @@ struct reporter {
 	struct event_base *base;
 	struct redis_addr redis;
 	char *prefix, *sensor_id, *spool_dir;
-	char *k_stream, *k_sensor, *k_sensors, *k_idmap;
+	char *k_stream, *k_sensor, *k_sensors, *k_idmap, *k_delivered;
 	char *seq_path, *seq_tmp;
 	char maxlen[24];
 	uint64_t spool_max;
@@ -85,9 +104,14 @@ struct reporter {
 	redisAsyncContext *ac;
 	enum conn_state state;
 	bool away;              /* lost or never reached since the last READY */
+	bool refusing;          /* XADD answered with an error, or overdue: spool reports */
+	bool answered;          /* Redis replied on this connection */
+	bool link_logged;       /* "connected" was logged for the current working link */
+	uint64_t flaps;         /* connections lost before Redis answered on them */
 	bool ever_ready, freeing;
 	double backoff, err_backoff;
 	struct event *ev_connect, *ev_retry, *ev_watchdog, *ev_hb, *ev_idmap, *ev_deadline;
+	struct event *ev_overdue;
 
 	struct qitem *q;        /* ring of qcap */
 	size_t qcap, qhead, qlen;
@@ -95,6 +119,9 @@ struct reporter {
 	uint64_t next_seq;
 
 	bool inflight, retry_wait, uncertain, checking;
+	bool tx_direct;         /* the XADD ran outside MULTI (MULTI refused) */
+	bool delivered_dirty;   /* delivered:ID may say fix_delivered + 1: set it back */
+	uint64_t fix_delivered;
 	uint64_t inflight_seq, uncertain_seq;
 	unsigned hb_pending;
 	bool idmap_busy, idmap_polled;
@@ -104,7 +131,8 @@ struct reporter {
 	void *idmap_ctx;
 
 	struct reporter_stats st;
-	uint64_t lost;          /* could not be spooled (write error) */
+	uint64_t lost;          /* dropped: not spooled (write error), memory queue full */
+	uint64_t seq_errors;    /* failed writes of the seq file */
 	uint64_t submit_errors, idmap_bad, idmap_updates, dups_avoided;
 	uint64_t last_seq;
 	double last_end;
@@ -172,29 +200,42 @@ static void refresh_stats(struct reporter *rp)
 	rp->st.queue_depth = rp->qlen;
 	rp->st.spool_depth = ss->records;
 	rp->st.spool_dropped = ss->dropped + rp->lost;
+	rp->st.seq_errors = rp->seq_errors;
+	rp->st.spool_errors = ss->io_errors;
 }
 
 /* --- seq file -------------------------------------------------------- */
 
+static uint64_t clock_seq(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static int load_seq(struct reporter *rp, uint64_t *next, char *err, size_t errlen)
 {
-	*next = 1;
-	FILE *f = fopen(rp->seq_path, "re");
-	if (!f) {
-		if (errno == ENOENT)
+	int fd = openat(spool_dirfd(rp->spool), "seq", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			/* A fresh numbering: above anything an earlier one handed out. */
+			*next = clock_seq();
 			return 0;
+		}
 		snprintf(err, errlen, "%s: %s", rp->seq_path, strerror(errno));
 		return -1;
 	}
-	char buf[64] = "";
-	bool ok = fgets(buf, sizeof(buf), f) != NULL;
-	fclose(f);
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	char *end;
 	errno = 0;
-	unsigned long long v = ok ? strtoull(buf, &end, 10) : 0;
-	if (!ok || errno || end == buf || (*end && *end != '\n') || v == 0) {
+	unsigned long long v = n > 0 ? strtoull(buf, &end, 10) : 0;
+	if (n <= 0 || errno || end == buf || (*end && *end != '\n') || v == 0) {
 		/* Guessing would risk reusing numbers the collector already saw. */
-		snprintf(err, errlen, "%s: not a sequence number; fix or remove it", rp->seq_path);
+		snprintf(err, errlen, "%s: not a sequence number; remove it (the sensor then "
+			 "numbers from the clock, above any earlier number)", rp->seq_path);
 		return -1;
 	}
 	*next = v;
@@ -203,62 +244,110 @@ static int load_seq(struct reporter *rp, uint64_t *next, char *err, size_t errle
 
 static int store_seq(struct reporter *rp, uint64_t next)
 {
+	int dfd = spool_dirfd(rp->spool);
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", next);
-	int fd = open(rp->seq_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = openat(dfd, "seq.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
+		int e = errno;
 		close(fd);
-		unlink(rp->seq_tmp);
+		unlinkat(dfd, "seq.tmp", 0);
+		errno = e;
 		return -1;
 	}
 	close(fd);
-	if (rename(rp->seq_tmp, rp->seq_path) < 0) {
-		unlink(rp->seq_tmp);
+	if (renameat(dfd, "seq.tmp", dfd, "seq") < 0) {
+		int e = errno;
+		unlinkat(dfd, "seq.tmp", 0);
+		errno = e;
 		return -1;
 	}
-	int dfd = open(rp->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	fsync(dfd);
 	return 0;
+}
+
+/* Spends seq numbers up to next-1 durably if it can. When it can't, the
+ * stale file goes (unlink needs no free space), so a restart numbers from
+ * the clock rather than reuse what this run handed out. */
+static void persist_seq(struct reporter *rp, uint64_t next)
+{
+	if (store_seq(rp, next) == 0)
+		return;
+	int e = errno;
+	rp->seq_errors++;
+	bool gone = unlinkat(spool_dirfd(rp->spool), "seq", 0) == 0 || errno == ENOENT;
+	if (log_worthy(rp->seq_errors))
+		rlog("cannot write %s: %s; reports are still numbered and sent (%s; %" PRIu64
+		     " failures so far)", rp->seq_path, strerror(e),
+		     gone ? "a restart numbers from the clock" : "cannot remove it either",
+		     rp->seq_errors);
 }
 
 /* --- where reports wait ---------------------------------------------- */
 
-static void spool_put(struct reporter *rp, uint64_t seq, const char *json, size_t len)
+/* Returns 0 when the spool took the report (or dropped it, counted: too
+ * big), -1 when it could not be written (it stays the caller's). */
+static int spool_put(struct reporter *rp, uint64_t seq, const char *json, size_t len)
 {
-	uint64_t dropped = spool_stats(rp->spool)->dropped;
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	uint64_t dropped = ss->dropped, io = ss->io_errors;
+	int rc = 0;
 	if (spool_append(rp->spool, seq, json, len) == 0) {
 		rp->st.spooled++;
-	} else if (spool_stats(rp->spool)->dropped == dropped) {
-		rp->lost++;
-		if (log_worthy(rp->lost))
+	} else if (ss->io_errors != io) {
+		if (log_worthy(ss->io_errors))
 			rlog("cannot write report %" PRIu64 " to the spool in %s (%" PRIu64
-			     " lost so far)", seq, rp->spool_dir, rp->lost);
+			     " write errors so far): keeping it in memory", seq, rp->spool_dir,
+			     ss->io_errors);
+		rc = -1;
 	}
-	uint64_t d = spool_stats(rp->spool)->dropped;
+	uint64_t d = ss->dropped;
 	if (d != dropped && log_worthy(d))
 		rlog("spool full (%" PRIu64 " bytes): dropped oldest reports, %" PRIu64 " so far",
 		     rp->spool_max, d);
+	return rc;
 }
 
-static void spill_oldest(struct reporter *rp)
+static void queue_pop_front(struct reporter *rp)
 {
 	struct qitem *it = &rp->q[rp->qhead];
-	spool_put(rp, it->seq, it->json, it->len);
 	free(it->json);
 	it->json = NULL;
 	rp->qhead = (rp->qhead + 1) % rp->qcap;
 	rp->qlen--;
 }
 
+/* Moves the queue's oldest to the spool. -1 when the spool can't take it. */
+static int spill_oldest(struct reporter *rp)
+{
+	struct qitem *it = &rp->q[rp->qhead];
+	if (spool_put(rp, it->seq, it->json, it->len) < 0)
+		return -1;
+	queue_pop_front(rp);
+	return 0;
+}
+
+/* Spills in order, stopping at the first report the spool can't take. */
 static void spill_all(struct reporter *rp)
 {
-	while (rp->qlen)
-		spill_oldest(rp);
+	while (rp->qlen && spill_oldest(rp) == 0)
+		;
+}
+
+/* Makes room for one more in the memory queue: spill the oldest, or, when
+ * the spool can't be written either, drop the oldest in memory, counted. */
+static void queue_make_room(struct reporter *rp)
+{
+	if (rp->qlen < rp->qcap || spill_oldest(rp) == 0)
+		return;
+	rp->lost++;
+	if (log_worthy(rp->lost))
+		rlog("memory queue full and the spool in %s unwritable: dropped report %" PRIu64
+		     " (oldest; %" PRIu64 " dropped so far)", rp->spool_dir, rp->q[rp->qhead].seq,
+		     rp->lost);
+	queue_pop_front(rp);
 }
 
 /* Reads "end" from a spooled report for the heartbeat; 0 if it can't. */
@@ -284,12 +373,8 @@ static void acked(struct reporter *rp, uint64_t seq)
 			spool_pop(rp->spool);
 		}
 	} else if (rp->qlen && rp->q[rp->qhead].seq == seq) {
-		struct qitem *it = &rp->q[rp->qhead];
-		rp->last_end = it->end;
-		free(it->json);
-		it->json = NULL;
-		rp->qhead = (rp->qhead + 1) % rp->qcap;
-		rp->qlen--;
+		rp->last_end = rp->q[rp->qhead].end;
+		queue_pop_front(rp);
 	}
 	refresh_stats(rp);
 }
@@ -305,13 +390,23 @@ static void conn_lost(struct reporter *rp, const char *why)
 	rp->idmap_busy = false;
 	evtimer_del(rp->ev_watchdog);
 	evtimer_del(rp->ev_retry);
+	evtimer_del(rp->ev_overdue);
 	rp->retry_wait = false;
-	if (!rp->away || was_ready) {
-		char a[400];
+	char a[400];
+	if (was_ready && !rp->answered) {
+		/* Accepts, then closes (maxclients, a proxy, a crash loop): the
+		 * 1st, 2nd, 4th... such connection is logged. */
+		if (log_worthy(++rp->flaps))
+			rlog("redis %s: %s before answering (%" PRIu64 " such connection(s) so "
+			     "far; spooling reports to %s, retrying in up to %.0fs)",
+			     redis_addr_str(&rp->redis, a, sizeof(a)), why, rp->flaps,
+			     rp->spool_dir, RECONNECT_MAX_S);
+	} else if (was_ready || !rp->away) {
 		rlog("redis %s: %s; spooling reports to %s until it is back",
 		     redis_addr_str(&rp->redis, a, sizeof(a)), why, rp->spool_dir);
 	}
 	rp->away = true;
+	rp->answered = false;
 	spill_all(rp);
 	refresh_stats(rp);
 	/* Jitter spreads a fleet of sensors reconnecting after a Redis restart. */
@@ -351,25 +446,40 @@ static void disconnect_cb(const redisAsyncContext *ac, int status)
 }
 
 static void check_cb(redisAsyncContext *ac, void *r, void *priv);
+static void send_fix(struct reporter *rp);
+
+/* Redis answered on this connection: it works, so the backoff starts over. */
+static void link_works(struct reporter *rp)
+{
+	if (rp->answered)
+		return;
+	rp->answered = true;
+	rp->backoff = RECONNECT_MIN_S;
+	if (rp->flaps) {
+		char a[400];
+		rlog("redis %s: connected (after %" PRIu64 " connection(s) closed before an answer)",
+		     redis_addr_str(&rp->redis, a, sizeof(a)), rp->flaps);
+		rp->flaps = 0;
+	}
+}
 
 static void on_ready(struct reporter *rp)
 {
 	char a[400];
 	rp->state = CONN_READY;
 	evtimer_del(rp->ev_watchdog);
-	rp->backoff = RECONNECT_MIN_S;
 	if (rp->ever_ready)
 		rp->st.reconnects++;
-	if (rp->away)
+	if (rp->away && !rp->flaps)
 		rlog("redis %s: connected", redis_addr_str(&rp->redis, a, sizeof(a)));
 	rp->ever_ready = true;
 	rp->away = false;
+	if (rp->delivered_dirty)
+		send_fix(rp);
 	if (rp->uncertain) {
 		/* Did the XADD that was unanswered when the link died get in? */
-		char count[16];
-		snprintf(count, sizeof(count), "%d", DUP_CHECK_ENTRIES);
-		const char *argv[] = {"XREVRANGE", rp->k_stream, "+", "-", "COUNT", count};
-		if (redisAsyncCommandArgv(rp->ac, check_cb, rp, 6, argv, NULL) == REDIS_OK) {
+		const char *argv[] = {"GET", rp->k_delivered};
+		if (redisAsyncCommandArgv(rp->ac, check_cb, rp, 2, argv, NULL) == REDIS_OK) {
 			rp->checking = true;
 			timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
 		}
@@ -480,6 +590,20 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	pump(rp);
 }
 
+/* An XADD unanswered for OVERDUE_S (a stalled or paused Redis): keep what
+ * waits on disk while the watchdog gives it until REPLY_TIMEOUT_S. */
+static void overdue_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct reporter *rp = arg;
+	if (!rp->inflight)
+		return;
+	rp->refusing = true;
+	spill_all(rp);
+	refresh_stats(rp);
+}
+
 static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct reporter *rp = priv;
@@ -496,8 +620,29 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	}
 	evtimer_del(rp->ev_watchdog);
-	if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+	evtimer_del(rp->ev_overdue);
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);
+	/* EXEC: [entry id, OK] when the XADD went in; an error element or an
+	 * EXECABORT when it did not (unless it ran alone, MULTI refused). */
+	bool ok = rp->tx_direct;
+	const redisReply *why = reply;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1) {
+		why = reply->element[0];
+		ok = why->type == REDIS_REPLY_STRING || why->type == REDIS_REPLY_STATUS;
+	}
+	if (!ok) {
+		if (reply->type == REDIS_REPLY_ARRAY) {
+			rp->delivered_dirty = true;
+			rp->fix_delivered = rp->inflight_seq - 1;
+			send_fix(rp);
+		}
+		reply = (redisReply *)why;
 		rp->st.redis_errors++;
+		/* Redis holds nothing of ours while it refuses: keep reports on disk. */
+		rp->refusing = true;
+		spill_all(rp);
+		refresh_stats(rp);
 		if (log_worthy(rp->st.redis_errors))
 			rlog("XADD %s of report %" PRIu64 " failed: %.200s (retrying in %.1fs; %" PRIu64
 			     " errors so far)", rp->k_stream, rp->inflight_seq,
@@ -509,32 +654,9 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	}
 	rp->err_backoff = ERROR_RETRY_MIN_S;
+	rp->refusing = false;
 	acked(rp, rp->inflight_seq);
 	pump(rp);
-}
-
-/* Is entry [id, [field, value, ...]] this sensor's report seq? */
-static bool entry_is(const redisReply *e, const char *sensor, uint64_t seq)
-{
-	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    e->element[1]->type != REDIS_REPLY_ARRAY)
-		return false;
-	const redisReply *f = e->element[1];
-	for (size_t i = 0; i + 1 < f->elements; i += 2) {
-		const redisReply *k = f->element[i], *v = f->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-		    strcmp(k->str, "report") != 0)
-			continue;
-		json_t *j = json_loadb(v->str, v->len, 0, NULL);
-		const char *s = j ? json_string_value(json_object_get(j, "sensor")) : NULL;
-		json_t *q = j ? json_object_get(j, "seq") : NULL;
-		bool match = s && strcmp(s, sensor) == 0 && json_is_integer(q) &&
-			     (uint64_t)json_integer_value(q) == seq;
-		json_decref(j);
-		if (match)
-			return true;
-	}
-	return false;
 }
 
 static void check_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -547,22 +669,68 @@ static void check_cb(redisAsyncContext *ac, void *r, void *priv)
 	if (!reply || ac != rp->ac)
 		return;         /* still uncertain; checked on the next connection */
 	evtimer_del(rp->ev_watchdog);
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);
 	rp->uncertain = false;
-	if (reply->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i < reply->elements; i++) {
-			if (entry_is(reply->element[i], rp->sensor_id, rp->uncertain_seq)) {
-				rp->dups_avoided++;
-				rlog("report %" PRIu64 " is already in %s (its reply was lost): "
-				     "not sent again", rp->uncertain_seq, rp->k_stream);
-				acked(rp, rp->uncertain_seq);
-				break;
-			}
+	if (reply->type == REDIS_REPLY_STRING) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(reply->str, &end, 10);
+		if (errno || end == reply->str || *end) {
+			rp->st.redis_errors++;          /* not ours: send again, deduped */
+		} else if (v >= rp->uncertain_seq) {
+			rp->dups_avoided++;
+			rlog("report %" PRIu64 " is already in %s (its reply was lost): "
+			     "not sent again", rp->uncertain_seq, rp->k_stream);
+			acked(rp, rp->uncertain_seq);
 		}
-	} else {
+	} else if (reply->type != REDIS_REPLY_NIL) {
 		/* Can't tell: send it again; the collector dedupes by (sensor, seq). */
 		rp->st.redis_errors++;
 	}
 	pump(rp);
+}
+
+static void fix_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	if (reply->type == REDIS_REPLY_STATUS)
+		rp->delivered_dirty = false;
+}
+
+/* An XADD that failed at run time (WRONGTYPE) inside MULTI still let the
+ * SET after it run: set delivered:ID back below the report, before any
+ * later command on the link (a check, a retry) can read it. */
+static void send_fix(struct reporter *rp)
+{
+	char v[24];
+	snprintf(v, sizeof(v), "%" PRIu64, rp->fix_delivered);
+	const char *argv[] = {"SET", rp->k_delivered, v};
+	redisAsyncCommandArgv(rp->ac, fix_cb, rp, 3, argv, NULL);
+}
+
+/* MULTI's reply: refused (an ACL without it), the XADD runs on its own. */
+static void multi_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	rp->tx_direct = reply->type == REDIS_REPLY_ERROR;
+}
+
+/* The XADD's own reply: QUEUED inside MULTI; an entry id when it ran alone. */
+static void xadd_queued_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	struct reporter *rp = priv;
+	redisReply *reply = r;
+	if (rp->freeing || !reply || ac != rp->ac)
+		return;
+	if (rp->tx_direct && reply->type != REDIS_REPLY_STRING)
+		rp->tx_direct = false;  /* it failed alone: nothing landed */
 }
 
 static void pump(struct reporter *rp)
@@ -606,12 +774,21 @@ static void pump(struct reporter *rp)
 	for (int i = 0; i < argc - 1; i++)
 		argvlen[i] = strlen(argv[i]);
 	argvlen[argc - 1] = len;        /* a spooled payload has no NUL */
-	/* hiredis copies the command into its output buffer right away. */
-	if (redisAsyncCommandArgv(rp->ac, xadd_cb, rp, argc, argv, argvlen) != REDIS_OK)
+	/* hiredis copies each command into its output buffer right away. */
+	char seqs[24];
+	snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
+	const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+	const char *set[] = {"SET", rp->k_delivered, seqs};
+	rp->tx_direct = false;
+	if (redisAsyncCommandArgv(rp->ac, multi_cb, rp, 1, multi, NULL) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, xadd_queued_cb, rp, argc, argv, argvlen) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, NULL, NULL, 3, set, NULL) != REDIS_OK ||
+	    redisAsyncCommandArgv(rp->ac, xadd_cb, rp, 1, exec, NULL) != REDIS_OK)
 		return;
 	rp->inflight = true;
 	rp->inflight_seq = seq;
 	timer_in(rp->ev_watchdog, REPLY_TIMEOUT_S);
+	timer_in(rp->ev_overdue, OVERDUE_S);
 }
 
 /* --- heartbeat and identity map ---------------------------------------- */
@@ -622,6 +799,8 @@ static void hb_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 	redisReply *reply = r;
 	if (rp->freeing || !reply || ac != rp->ac)
 		return;
+	if (reply->type != REDIS_REPLY_ERROR)
+		link_works(rp);     /* "-ERR max number of clients" is no answer */
 	if (rp->hb_pending)
 		rp->hb_pending--;
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -645,7 +824,9 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	refresh_stats(rp);
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	char v[11][32];
+	const struct spool_stats *ss = spool_stats(rp->spool);
+	enum { NF = 15 };
+	char v[NF][32];
 	snprintf(v[0], 32, "%" PRIu64, rp->cap.packets_seen);
 	snprintf(v[1], 32, "%" PRIu64, rp->cap.packets_undecoded);
 	snprintf(v[2], 32, "%" PRIu64, rp->cap.drops_kernel);
@@ -657,16 +838,21 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	snprintf(v[8], 32, "%" PRIu64, rp->last_seq);
 	snprintf(v[9], 32, "%.6f", rp->last_end);
 	snprintf(v[10], 32, "%.3f", (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
-	static const char *const names[11] = {
+	snprintf(v[11], 32, "%" PRIu64, rp->seq_errors);
+	snprintf(v[12], 32, "%" PRIu64, ss->io_errors);
+	snprintf(v[13], 32, "%" PRIu64, ss->torn);
+	snprintf(v[14], 32, "%" PRIu64, ss->rejected);
+	static const char *const names[NF] = {
 		"packets_seen", "packets_undecoded", "drops_kernel", "drops_iface",
 		"queue_depth", "spool_depth", "spool_dropped", "sent", "last_report_seq",
-		"last_report_end", "wall_time",
+		"last_report_end", "wall_time", "seq_write_errors", "spool_write_errors",
+		"spool_corrupt", "spool_rejected",
 	};
-	const char *argv[2 + 22];
+	const char *argv[2 + 2 * NF];
 	int argc = 0;
 	argv[argc++] = "HSET";
 	argv[argc++] = rp->k_sensor;
-	for (int i = 0; i < 11; i++) {
+	for (int i = 0; i < NF; i++) {
 		argv[argc++] = names[i];
 		argv[argc++] = v[i];
 	}
@@ -836,6 +1022,9 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	rp->k_stream = join(prefix, "reports");
 	rp->k_sensors = join(prefix, "sensors");
 	rp->k_idmap = join(prefix, "identity-map");
+	char *kd = join(prefix, "delivered:");
+	rp->k_delivered = kd ? join(kd, cfg->sensor_id) : NULL;
+	free(kd);
 	char *ks = join(prefix, "sensor:");
 	rp->k_sensor = ks ? join(ks, cfg->sensor_id) : NULL;
 	free(ks);
@@ -846,11 +1035,13 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 	rp->ev_retry = evtimer_new(base, retry_cb, rp);
 	rp->ev_watchdog = evtimer_new(base, watchdog_cb, rp);
 	rp->ev_deadline = evtimer_new(base, noop_cb, rp);
+	rp->ev_overdue = evtimer_new(base, overdue_cb, rp);
 	rp->ev_hb = event_new(base, -1, EV_PERSIST, hb_cb, rp);
 	rp->ev_idmap = event_new(base, -1, EV_PERSIST, idmap_cb, rp);
 	if (!rp->prefix || !rp->sensor_id || !rp->spool_dir || !rp->k_stream || !rp->k_sensors ||
-	    !rp->k_idmap || !rp->k_sensor || !rp->seq_path || !rp->seq_tmp || !rp->q ||
+	    !rp->k_idmap || !rp->k_sensor || !rp->k_delivered || !rp->seq_path || !rp->seq_tmp || !rp->q ||
 	    !rp->ev_connect || !rp->ev_retry || !rp->ev_watchdog || !rp->ev_deadline ||
+	    !rp->ev_overdue ||
 	    !rp->ev_hb || !rp->ev_idmap) {
 		snprintf(err, errlen, "out of memory");
 		goto out_free;
@@ -860,8 +1051,15 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 		goto out_free;
 	const struct spool_stats *ss = spool_stats(rp->spool);
 	if (ss->torn)
-		rlog("spool %s: %" PRIu64 " torn record(s) from a crash discarded", cfg->spool_dir,
+		rlog("spool %s: %" PRIu64 " torn or corrupt record(s) discarded", cfg->spool_dir,
 		     ss->torn);
+	if (ss->bad_flags)
+		rlog("spool %s: %" PRIu64 " record(s) with a corrupt flags word: sent again",
+		     cfg->spool_dir, ss->bad_flags);
+	if (ss->rejected)
+		rlog("spool %s: %" PRIu64 " segment file(s) left in place unread (cannot be opened "
+		     "read-write, or not named as this spool names them)", cfg->spool_dir,
+		     ss->rejected);
 	if (ss->records) {
 		rlog("spool %s: %" PRIu64 " report(s) from an earlier run to send first",
 		     cfg->spool_dir, ss->records);
@@ -879,6 +1077,16 @@ struct reporter *reporter_new(struct event_base *base, const struct reporter_con
 		goto out_free;
 	if (spool_max_key(rp->spool) >= rp->next_seq)
 		rp->next_seq = spool_max_key(rp->spool) + 1;
+	/* A seq file that can't be rewritten may be stale (an earlier run
+	 * numbered past it without persisting): number from the clock. */
+	if (store_seq(rp, rp->next_seq) < 0) {
+		rp->seq_errors++;
+		uint64_t c = clock_seq();
+		if (c > rp->next_seq)
+			rp->next_seq = c;
+		rlog("cannot write %s: %s; numbering from the clock (%" PRIu64 ")", rp->seq_path,
+		     strerror(errno), rp->next_seq);
+	}
 	struct timeval hb = tv_of(rp->heartbeat_s);
 	event_add(rp->ev_hb, &hb);
 	if (rp->idmap_poll_s > 0) {
@@ -899,15 +1107,19 @@ void reporter_free(struct reporter *rp)
 	if (!rp)
 		return;
 	rp->freeing = true;
-	if (rp->spool)
+	if (rp->spool) {
 		spill_all(rp);
+		if (rp->qlen)
+			rlog("%zu report(s) could not be written to the spool in %s: lost",
+			     rp->qlen, rp->spool_dir);
+	}
 	if (rp->ac) {
 		redisAsyncContext *ac = rp->ac;
 		rp->ac = NULL;
 		redisAsyncFree(ac);
 	}
 	struct event *evs[] = {rp->ev_connect, rp->ev_retry, rp->ev_watchdog,
-			       rp->ev_deadline, rp->ev_hb, rp->ev_idmap};
+			       rp->ev_deadline, rp->ev_hb, rp->ev_idmap, rp->ev_overdue};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -922,6 +1134,7 @@ void reporter_free(struct reporter *rp)
 	free(rp->k_sensor);
 	free(rp->k_sensors);
 	free(rp->k_idmap);
+	free(rp->k_delivered);
 	free(rp->seq_path);
 	free(rp->seq_tmp);
 	explicit_bzero(&rp->redis, sizeof(rp->redis));
@@ -945,30 +1158,22 @@ int reporter_submit(struct reporter *rp, struct report *r)
 		free(json);
 		return -1;
 	}
-	/* The number is spent durably first: no restart can hand it out again. */
-	if (store_seq(rp, rp->next_seq + 1) < 0) {
-		rp->submit_errors++;
-		if (log_worthy(rp->submit_errors))
-			rlog("cannot write %s: %s; report %" PRIu64 " not sent", rp->seq_path,
-			     strerror(errno), r->seq);
-		free(json);
-		return -1;
-	}
+	/* The number is spent durably first where the disk allows: no restart
+	 * can hand it out again (see persist_seq for when it can't). */
+	persist_seq(rp, rp->next_seq + 1);
 	rp->next_seq++;
 	rp->st.submitted++;
-	if (rp->away) {
-		spool_put(rp, r->seq, json, len);
-		free(json);
-	} else {
-		if (rp->qlen == rp->qcap)
-			spill_oldest(rp);
-		struct qitem *it = &rp->q[(rp->qhead + rp->qlen) % rp->qcap];
-		it->seq = r->seq;
-		it->end = r->end;
-		it->json = json;
-		it->len = len;
-		rp->qlen++;
-	}
+	queue_make_room(rp);
+	struct qitem *it = &rp->q[(rp->qhead + rp->qlen) % rp->qcap];
+	it->seq = r->seq;
+	it->end = r->end;
+	it->json = json;
+	it->len = len;
+	rp->qlen++;
+	/* While Redis is away or refusing, a report waits on disk, where a
+	 * crash keeps it. */
+	if (rp->away || rp->refusing)
+		spill_all(rp);
 	refresh_stats(rp);
 	want_connection(rp);
 	pump(rp);

@@ -16,6 +16,7 @@
 #include "redis_addr.h"
 #include "report.h"
 #include "sensor_config.h"
+#include "spool.h"
 #include "units.h"
 #include "banned.h"
 
@@ -62,7 +63,8 @@ static const struct key keys[] = {
 	{"redis", "heartbeat", K_DURATION, F(heartbeat), 1, 3600},
 	{"redis", "identity_map_poll", K_POLL, F(identity_map_poll), 1, 86400},
 	{"redis", "stream_maxlen", K_U64, F(stream_maxlen), 0, 1ull << 32},
-	{"redis", "max_report_bytes", K_BYTES, F(max_report_bytes), 1 << 16, 1ull << 30},
+	/* A report must fit one spool record, or it could never wait for Redis. */
+	{"redis", "max_report_bytes", K_BYTES, F(max_report_bytes), 1 << 16, SPOOL_RECORD_MAX},
 };
 
 void sensor_config_defaults(struct sensor_config *c)

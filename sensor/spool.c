@@ -4,15 +4,26 @@
  *
  * Segment file: an 8-byte magic "EWSPOOL1", then records:
  *
- *   u32 magic "EWSR" | u32 flags (0 live, 1 done) | u64 key | u32 len |
+ *   u32 magic "EWSR" | u32 flags | u64 key | u32 len |
  *   u32 crc32(key, len, payload) | payload[len]          (little-endian)
  *
- * The flags word is outside the checksum so popping a record is one small
- * in-place write. A record is only ever appended at the end of the last
- * segment, so a crash can tear only the last record of a segment; open()
- * checks every record and cuts a segment at its first bad one. Live
- * records are always a suffix of the spool (pop and drop take the front),
- * so the front is found by skipping done records from the head segment.
+ * flags is 0 for a live record and crc ^ DONE_XOR for a done one: popping
+ * stays one small in-place write, yet a flags word edited to anything else
+ * (a stray 1 included) is not taken for "done"; such a record is counted
+ * and kept live (sent again at worst, which the collector dedupes). A
+ * record is only ever appended at the end of the last segment, so a crash
+ * can tear only the last record of a segment; open() checks every record:
+ * one whose checksum fails but whose header is sane is marked done in
+ * place and counted lost (the records after it are intact and kept); past a
+ * header it cannot walk (bad magic, absurd length) the next intact record
+ * is searched for and the gap turned into one done record; with none (a
+ * torn tail) the segment is cut there. Live records are always a
+ * suffix of the spool (pop and drop take the front), so the front is found
+ * by skipping done records from the head segment.
+ *
+ * All file access goes through a descriptor of the directory opened at
+ * spool_open (openat, unlinkat, ...), so the spool keeps working after a
+ * chroot; an exclusive flock on DIR/lock keeps a second process off it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -31,7 +43,10 @@
 #define SEG_MAGIC "EWSPOOL1"
 #define SEG_HDR 8u
 #define REC_MAGIC 0x52535745u   /* "EWSR" little-endian */
-#define REC_DONE 1u
+#define DONE_XOR 0x454e4f44u /* "DONE": flags of a done record = crc ^ DONE_XOR */
+/* Segment ids past this are not ours (a sensor appends far fewer segments):
+ * taking one would bring next_id near the wrap and reorder delivery. */
+#define SEG_ID_MAX (1ull << 62)
 #define SEG_MIN (64u << 10)
 #define SEG_MAX (64u << 20)
 
@@ -47,7 +62,8 @@ struct rec_hdr {
 };
 
 struct spool {
-	char *dir;
+	char *dir;              /* for messages */
+	int dirfd, lockfd;
 	uint64_t max_bytes, seg_max;
 	bool sync;
 	struct seg *segs;       /* oldest first */
@@ -135,7 +151,28 @@ static void decode_hdr(const unsigned char *p, struct rec_hdr *h)
 
 static void seg_path(const struct spool *sp, uint64_t id, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s/seg-%016" PRIx64, sp->dir, id);
+	(void)sp;
+	snprintf(buf, n, "seg-%016" PRIx64, id);
+}
+
+static int seg_open(const struct spool *sp, uint64_t id, int flags)
+{
+	char name[32];
+	seg_path(sp, id, name, sizeof(name));
+	return openat(sp->dirfd, name, flags | O_CLOEXEC, 0600);
+}
+
+static bool rec_done(const struct rec_hdr *h)
+{
+	return h->flags == (h->crc ^ DONE_XOR);
+}
+
+/* Writes the done mark of the record at off (header h) in place. */
+static int mark_done(int fd, const struct rec_hdr *h, uint64_t off)
+{
+	unsigned char fl[4];
+	put32(fl, h->crc ^ DONE_XOR);
+	return pwrite(fd, fl, sizeof(fl), (off_t)(off + 4)) == (ssize_t)sizeof(fl) ? 0 : -1;
 }
 
 static int pread_full(int fd, void *buf, size_t n, uint64_t off)
@@ -171,13 +208,8 @@ static int grow_buf(struct spool *sp, size_t n)
 
 static void sync_dir(const struct spool *sp)
 {
-	if (!sp->sync)
-		return;
-	int fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (sp->sync)
+		fsync(sp->dirfd);
 }
 
 static void close_tail(struct spool *sp)
@@ -189,11 +221,11 @@ static void close_tail(struct spool *sp)
 
 static void remove_seg(struct spool *sp, size_t i)
 {
-	char path[4200];
+	char name[32];
 	if (sp->tail_fd >= 0 && sp->tail_fd_id == sp->segs[i].id)
 		close_tail(sp);
-	seg_path(sp, sp->segs[i].id, path, sizeof(path));
-	unlink(path);
+	seg_path(sp, sp->segs[i].id, name, sizeof(name));
+	unlinkat(sp->dirfd, name, 0);
 	memmove(&sp->segs[i], &sp->segs[i + 1], (sp->nsegs - i - 1) * sizeof(sp->segs[0]));
 	sp->nsegs--;
 	if (i == 0)
@@ -215,14 +247,12 @@ static void clear_if_empty(struct spool *sp)
  * Returns 0, 1 when empty, -1 on a read error. */
 static int locate_front(struct spool *sp, struct rec_hdr *h)
 {
-	char path[4200];
 	while (sp->st.records && sp->nsegs) {
 		if (sp->head_off >= sp->segs[0].size) {
 			remove_seg(sp, 0);
 			continue;
 		}
-		seg_path(sp, sp->segs[0].id, path, sizeof(path));
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int fd = seg_open(sp, sp->segs[0].id, O_RDONLY);
 		unsigned char hb[SPOOL_RECORD_OVERHEAD];
 		int rc = fd < 0 ? -1 : pread_full(fd, hb, sizeof(hb), sp->head_off);
 		if (fd >= 0)
@@ -232,7 +262,7 @@ static int locate_front(struct spool *sp, struct rec_hdr *h)
 		decode_hdr(hb, h);
 		if (h->magic != REC_MAGIC)
 			return -1;
-		if (h->flags & REC_DONE) {
+		if (rec_done(h)) {
 			sp->head_off += SPOOL_RECORD_OVERHEAD + (uint64_t)h->len;
 			continue;
 		}
@@ -244,14 +274,10 @@ static int locate_front(struct spool *sp, struct rec_hdr *h)
 /* Marks the front record (located, header h) done and steps past it. */
 static void consume_front(struct spool *sp, const struct rec_hdr *h)
 {
-	char path[4200];
-	seg_path(sp, sp->segs[0].id, path, sizeof(path));
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	unsigned char fl[4];
-	put32(fl, REC_DONE);
+	int fd = seg_open(sp, sp->segs[0].id, O_WRONLY);
 	/* A lost mark (power cut) only makes a report be sent again, which the
 	 * collector dedupes; so no fsync here. */
-	if (fd < 0 || pwrite(fd, fl, sizeof(fl), (off_t)(sp->head_off + 4)) != (ssize_t)sizeof(fl))
+	if (fd < 0 || mark_done(fd, h, sp->head_off) < 0)
 		sp->st.io_errors++;
 	if (fd >= 0)
 		close(fd);
@@ -268,11 +294,9 @@ static void consume_front(struct spool *sp, const struct rec_hdr *h)
  * cutting a segment at a record it can't walk past. */
 static void recount(struct spool *sp)
 {
-	char path[4200];
 	sp->st.records = sp->st.bytes = 0;
 	for (size_t i = 0; i < sp->nsegs; i++) {
-		seg_path(sp, sp->segs[i].id, path, sizeof(path));
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		int fd = seg_open(sp, sp->segs[i].id, O_RDONLY);
 		uint64_t off = i == 0 ? sp->head_off : SEG_HDR;
 		while (fd >= 0 && off + SPOOL_RECORD_OVERHEAD <= sp->segs[i].size) {
 			unsigned char hb[SPOOL_RECORD_OVERHEAD];
@@ -283,7 +307,7 @@ static void recount(struct spool *sp)
 			uint64_t rs = SPOOL_RECORD_OVERHEAD + (uint64_t)h.len;
 			if (h.magic != REC_MAGIC || off + rs > sp->segs[i].size)
 				break;
-			if (!(h.flags & REC_DONE)) {
+			if (!rec_done(&h)) {
 				sp->st.records++;
 				sp->st.bytes += rs;
 			}
@@ -315,10 +339,10 @@ int spool_front(struct spool *sp, uint64_t *key, const void **data, size_t *len)
 	int rc = locate_front(sp, &h);
 	if (rc == 1)
 		return 1;
-	if (rc == 0 && h.len <= SPOOL_RECORD_MAX && grow_buf(sp, h.len ? h.len : 1) == 0) {
-		char path[4200];
-		seg_path(sp, sp->segs[0].id, path, sizeof(path));
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rc == 0 && h.len <= SPOOL_RECORD_MAX &&
+	    sp->head_off + SPOOL_RECORD_OVERHEAD + h.len <= sp->segs[0].size &&
+	    grow_buf(sp, h.len ? h.len : 1) == 0) {
+		int fd = seg_open(sp, sp->segs[0].id, O_RDONLY);
 		rc = fd < 0 ? -1
 			    : pread_full(fd, sp->buf, h.len, sp->head_off + SPOOL_RECORD_OVERHEAD);
 		if (fd >= 0)
@@ -328,6 +352,14 @@ int spool_front(struct spool *sp, uint64_t *key, const void **data, size_t *len)
 			*data = sp->buf;
 			*len = h.len;
 			return 0;
+		}
+		if (rc == 0) {
+			/* Only this record went bad: the ones after it are still
+			 * where their lengths say. Drop it alone, counted. */
+			sp->st.io_errors++;
+			sp->st.dropped++;
+			consume_front(sp, &h);
+			return -1;
 		}
 	}
 	drop_unreadable_head(sp);
@@ -355,9 +387,7 @@ static int open_tail(struct spool *sp)
 	if (sp->tail_fd >= 0 && sp->tail_fd_id == t->id)
 		return 0;
 	close_tail(sp);
-	char path[4200];
-	seg_path(sp, t->id, path, sizeof(path));
-	sp->tail_fd = open(path, O_WRONLY | O_CLOEXEC);
+	sp->tail_fd = seg_open(sp, t->id, O_WRONLY);
 	sp->tail_fd_id = t->id;
 	return sp->tail_fd < 0 ? -1 : 0;
 }
@@ -381,15 +411,17 @@ static int push_seg(struct spool *sp, uint64_t id, uint64_t size)
 
 static int new_seg(struct spool *sp)
 {
-	char path[4200];
+	char name[32];
+	if (sp->next_id > SEG_ID_MAX)
+		return -1;
 	uint64_t id = sp->next_id++;
-	seg_path(sp, id, path, sizeof(path));
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	seg_path(sp, id, name, sizeof(name));
+	int fd = openat(sp->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
 	if (write(fd, SEG_MAGIC, SEG_HDR) != (ssize_t)SEG_HDR || push_seg(sp, id, SEG_HDR) < 0) {
 		close(fd);
-		unlink(path);
+		unlinkat(sp->dirfd, name, 0);
 		return -1;
 	}
 	close_tail(sp);
@@ -453,24 +485,73 @@ int spool_append(struct spool *sp, uint64_t key, const void *data, size_t len)
 	return 0;
 }
 
-/* Checks every record of one segment, cutting it at the first bad one.
- * Returns the number of live records (-1: drop the file). */
+/*
+ * A header at off that can't be walked past (bad magic, absurd length): the
+ * next intact record after it (magic, sane length, checksum), if any. The
+ * gap becomes one done record (a filler header written at off), so every
+ * walk skips it and the records after it are kept. Returns the next
+ * record's offset, or 0 when there is none (a torn tail: cut it).
+ */
+static uint64_t resync(struct spool *sp, int fd, uint64_t off, uint64_t fsize)
+{
+	uint64_t rem = fsize - off;
+	if (rem < 2 * SPOOL_RECORD_OVERHEAD || rem > (uint64_t)SEG_MAX + SPOOL_RECORD_MAX)
+		return 0;
+	unsigned char *b = malloc(rem);
+	if (!b || pread_full(fd, b, rem, off) < 0) {
+		free(b);
+		return 0;
+	}
+	uint64_t found = 0;
+	for (uint64_t p = SPOOL_RECORD_OVERHEAD; p + SPOOL_RECORD_OVERHEAD <= rem; p++) {
+		if (get32(b + p) != REC_MAGIC)
+			continue;
+		struct rec_hdr h;
+		decode_hdr(b + p, &h);
+		if (h.len > SPOOL_RECORD_MAX || rem - p - SPOOL_RECORD_OVERHEAD < h.len ||
+		    rec_crc(h.key, h.len, b + p + SPOOL_RECORD_OVERHEAD) != h.crc)
+			continue;
+		found = p;
+		break;
+	}
+	free(b);
+	if (!found || found - SPOOL_RECORD_OVERHEAD > SPOOL_RECORD_MAX)
+		return 0;
+	struct rec_hdr filler = {REC_MAGIC, DONE_XOR, 0,
+				 (uint32_t)(found - SPOOL_RECORD_OVERHEAD), 0};
+	unsigned char hb[SPOOL_RECORD_OVERHEAD];
+	encode_hdr(hb, &filler);
+	if (pwrite(fd, hb, sizeof(hb), (off_t)off) != (ssize_t)sizeof(hb)) {
+		sp->st.io_errors++;
+		return 0;
+	}
+	return off + found;
+}
+
+/* Checks every record of one segment: a record whose checksum fails but
+ * whose header can be walked past is marked done, counted lost; past a
+ * header it can't walk, the segment resumes at the next intact record (the
+ * gap counted as one lost record) or, with none, is cut there. Returns the number of live records,
+ * -1 to drop the file (no header: created, never written), -2 to leave it
+ * alone (cannot be opened read-write, or no segment header). */
 static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 {
-	char path[4200];
-	seg_path(sp, id, path, sizeof(path));
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int fd = seg_open(sp, id, O_RDWR);
 	if (fd < 0)
-		return -1;
+		return -2;
 	struct stat st;
 	char magic[SEG_HDR];
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < SEG_HDR ||
-	    pread_full(fd, magic, SEG_HDR, 0) < 0 || memcmp(magic, SEG_MAGIC, SEG_HDR) != 0) {
-		/* Created but its header never made it (or not ours): nothing to keep. */
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < SEG_HDR) {
+		/* Created but its header never made it: nothing to keep. */
 		if (fstat(fd, &st) == 0 && st.st_size > 0)
 			sp->st.torn++;
 		close(fd);
 		return -1;
+	}
+	if (pread_full(fd, magic, SEG_HDR, 0) < 0 || memcmp(magic, SEG_MAGIC, SEG_HDR) != 0) {
+		/* Not a segment we wrote: not ours to delete. */
+		close(fd);
+		return -2;
 	}
 	uint64_t fsize = (uint64_t)st.st_size, off = SEG_HDR;
 	long live = 0;
@@ -481,12 +562,31 @@ static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 			break;
 		decode_hdr(hb, &h);
 		uint64_t rs = SPOOL_RECORD_OVERHEAD + (uint64_t)h.len;
-		if (h.magic != REC_MAGIC || h.len > SPOOL_RECORD_MAX || fsize - off < rs ||
-		    grow_buf(sp, h.len ? h.len : 1) < 0 ||
-		    pread_full(fd, sp->buf, h.len, off + SPOOL_RECORD_OVERHEAD) < 0 ||
-		    rec_crc(h.key, h.len, sp->buf) != h.crc)
+		if (h.magic != REC_MAGIC || h.len > SPOOL_RECORD_MAX || fsize - off < rs) {
+			uint64_t next = resync(sp, fd, off, fsize);
+			if (!next)
+				break;
+			sp->st.torn++;
+			off = next;
+			continue;
+		}
+		if (grow_buf(sp, h.len ? h.len : 1) < 0 ||
+		    pread_full(fd, sp->buf, h.len, off + SPOOL_RECORD_OVERHEAD) < 0)
 			break;
-		if (!(h.flags & REC_DONE)) {
+		if (rec_crc(h.key, h.len, sp->buf) != h.crc) {
+			if (!rec_done(&h)) {
+				sp->st.torn++;
+				if (mark_done(fd, &h, off) < 0) {
+					sp->st.io_errors++;
+					break;  /* can't skip it for good: cut here */
+				}
+			}
+			off += rs;
+			continue;
+		}
+		if (h.flags != 0 && !rec_done(&h))
+			sp->st.bad_flags++;     /* kept live: sent again at worst */
+		if (!rec_done(&h)) {
 			live++;
 			sp->st.records++;
 			sp->st.bytes += rs;
@@ -496,7 +596,7 @@ static long load_seg(struct spool *sp, uint64_t id, uint64_t *size)
 		off += rs;
 	}
 	if (off < fsize) {
-		sp->st.torn++;
+		sp->st.torn++;  /* the torn record at off; nothing intact follows it */
 		if (ftruncate(fd, (off_t)off) < 0)
 			sp->st.io_errors++;
 		else if (sp->sync)
@@ -515,9 +615,12 @@ static int cmp_u64(const void *a, const void *b)
 
 static int load(struct spool *sp, char *err, size_t errlen)
 {
-	DIR *d = opendir(sp->dir);
+	int dfd = dup(sp->dirfd);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	if (!d) {
 		snprintf(err, errlen, "spool %s: %s", sp->dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
 	uint64_t *ids = NULL;
@@ -528,6 +631,12 @@ static int load(struct spool *sp, char *err, size_t errlen)
 		if (strncmp(nm, "seg-", 4) != 0 || strlen(nm) != 20 ||
 		    strspn(nm + 4, "0123456789abcdef") != 16)
 			continue;
+		uint64_t id = strtoull(nm + 4, NULL, 16);
+		if (id == 0 || id > SEG_ID_MAX) {
+			/* Not one we wrote: left in place, counted, never read. */
+			sp->st.rejected++;
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			uint64_t *ni = realloc(ids, cap * sizeof(*ni));
@@ -539,7 +648,7 @@ static int load(struct spool *sp, char *err, size_t errlen)
 			}
 			ids = ni;
 		}
-		ids[n++] = strtoull(nm + 4, NULL, 16);
+		ids[n++] = id;
 	}
 	closedir(d);
 	if (n)
@@ -549,10 +658,17 @@ static int load(struct spool *sp, char *err, size_t errlen)
 		long live = load_seg(sp, ids[i], &size);
 		if (ids[i] >= sp->next_id)
 			sp->next_id = ids[i] + 1;
+		if (live == -2) {
+			/* Can't open it read-write (permissions, a read-only file)
+			 * or not our format: its reports may be live, so keep it
+			 * for the operator. */
+			sp->st.rejected++;
+			continue;
+		}
 		if (live <= 0 || push_seg(sp, ids[i], size) < 0) {
-			char path[4200];
-			seg_path(sp, ids[i], path, sizeof(path));
-			unlink(path);
+			char name[32];
+			seg_path(sp, ids[i], name, sizeof(name));
+			unlinkat(sp->dirfd, name, 0);
 		}
 	}
 	free(ids);
@@ -577,10 +693,32 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, bool sync, char *e
 		snprintf(err, errlen, "spool: out of memory");
 		return NULL;
 	}
+	sp->lockfd = -1;
 	sp->dir = strdup(dir);
 	if (!sp->dir) {
 		snprintf(err, errlen, "spool: out of memory");
 		goto out_free;
+	}
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+		goto out_free;
+	}
+	/* Two processes on one spool would hand out the same seqs (the seq file
+	 * lives here too) and the collector would drop one's reports as
+	 * duplicates. The lock goes with the process, a crash included. */
+	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->lockfd < 0) {
+		snprintf(err, errlen, "spool %s/lock: %s", dir, strerror(errno));
+		goto out_close_dir;
+	}
+	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "spool %s is in use by another process (a running "
+				 "sensor?); give this one its own spool_dir", dir);
+		else
+			snprintf(err, errlen, "spool %s/lock: %s", dir, strerror(errno));
+		goto out_close_lock;
 	}
 	sp->max_bytes = max_bytes;
 	sp->seg_max = max_bytes / 8;
@@ -593,7 +731,7 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, bool sync, char *e
 	sp->next_id = 1;
 	sp->head_off = SEG_HDR;
 	if (load(sp, err, errlen) < 0)
-		goto out_free;
+		goto out_close_lock;
 	/* A smaller limit than last run's: keep the newest that fit. */
 	while (sp->st.bytes > sp->max_bytes && sp->st.records) {
 		struct rec_hdr h;
@@ -609,6 +747,10 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, bool sync, char *e
 	}
 	clear_if_empty(sp);
 	return sp;
+out_close_lock:
+	close(sp->lockfd);
+out_close_dir:
+	close(sp->dirfd);
 out_free:
 	free(sp->segs);
 	free(sp->dir);
@@ -621,10 +763,17 @@ void spool_close(struct spool *sp)
 	if (!sp)
 		return;
 	close_tail(sp);
+	close(sp->lockfd);
+	close(sp->dirfd);
 	free(sp->segs);
 	free(sp->buf);
 	free(sp->dir);
 	free(sp);
+}
+
+int spool_dirfd(const struct spool *sp)
+{
+	return sp->dirfd;
 }
 
 size_t spool_count(const struct spool *sp)

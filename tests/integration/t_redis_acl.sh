@@ -42,7 +42,11 @@ refused() {
 }
 
 allowed egress-sensor XADD egress:reports MAXLEN '~' 1000 '*' report '{"v":1}'
-allowed egress-sensor XREVRANGE egress:reports + - COUNT 4
+allowed egress-sensor MULTI
+allowed egress-sensor SET egress:delivered:gw-1 41
+allowed egress-sensor GET egress:delivered:gw-1
+refused egress-sensor SET egress:state x
+refused egress-sensor XREVRANGE egress:reports + - COUNT 4
 allowed egress-sensor HSET egress:sensor:gw-1 packets_seen 1
 allowed egress-sensor EXPIRE egress:sensor:gw-1 15
 allowed egress-sensor SADD egress:sensors gw-1

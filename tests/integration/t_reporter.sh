@@ -64,11 +64,15 @@ redis_aof() {
 	wait_for 5 rcli ping >/dev/null 2>&1
 }
 redis_kill() { kill -9 "$1"; wait "$1" 2>/dev/null; rm -f "$REDIS_SOCK"; }
+# seed DIR: a spool whose numbering starts at 1 (a fresh one starts at the
+# clock in microseconds), so seq == report_drive's index in these tests.
+seed() { mkdir -p "$1"; echo 1 >"$1/seq"; }
 
 # (a) N reports arrive in order, exactly once, with the right JSON; the
 # heartbeat hash and the seq file agree; a clean restart continues seq.
 start_redis || { fail "redis"; finish; exit; }
 SP=$TMP/spool-a
+seed "$SP"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-a --spool "$SP" --count 50 --pace 0.01 \
 	--heartbeat 0.2 --duration 1.5 >"$TMP/a.out" 2>"$TMP/a.err"; rc=$?
 out=$(check_stream gw-a 1 50)
@@ -109,23 +113,28 @@ fi
 # (f) an error reply to XADD is counted and retried with backoff, not in a spin.
 # The prefix egress:f: makes the stream key a string for the first 2s.
 rcli SET egress:f:reports x >/dev/null
+seed "$TMP/spool-f2"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-f2 --spool "$TMP/spool-f2" --count 3 --pace 0.01 \
 	--prefix egress:f: --drain 20 >"$TMP/f.out" 2>"$TMP/f.err" &
 FPID=$!
 sleep 2.2
+# The failed XADDs' transactions still ran their SET: set back below seq 1.
+fixed=$(rcli GET egress:f:delivered:gw-f2)
 rcli DEL egress:f:reports >/dev/null
 wait $FPID; rc=$?
 errs=$(stat_of "$TMP/f.out" redis_errors)
 seqs=$(rcli --raw XRANGE egress:f:reports - + | grep -o '"seq":[0-9]*' | tr '\n' ' ')
-if [ $rc -eq 0 ] && [ "$seqs" = '"seq":1 "seq":2 "seq":3 ' ] && [ "$errs" -ge 1 ] && [ "$errs" -le 4 ]; then
-	pass "XADD error reply: $errs errors counted over 2s (backoff), then 1..3 in order"
+if [ $rc -eq 0 ] && [ "$seqs" = '"seq":1 "seq":2 "seq":3 ' ] && [ "$errs" -ge 1 ] && [ "$errs" -le 4 ] &&
+	[ "$fixed" = 0 ] && [ "$(rcli GET egress:f:delivered:gw-f2)" = 3 ]; then
+	pass "XADD error reply: $errs errors counted over 2s (backoff), delivered mark kept at 0, then 1..3 in order"
 else
-	fail "XADD error reply: exit $rc seqs '$seqs' redis_errors=$errs"
+	fail "XADD error reply: exit $rc seqs '$seqs' redis_errors=$errs delivered mark '$fixed'"
 fi
 kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null; rm -f "$REDIS_SOCK"
 
 # (b) Redis is killed mid-run and comes back on the same socket 3s later.
 redis_aof || { fail "redis (aof)"; finish; exit; }
+seed "$TMP/spool-b"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-b --spool "$TMP/spool-b" --count 80 --pace 0.05 \
 	--queue-max 8 --drain 30 >"$TMP/b.out" 2>"$TMP/b.err" &
 BPID=$!
@@ -144,6 +153,7 @@ fi
 
 # (c) the sensor is SIGKILLed while Redis is down; after both restart, the
 # spooled reports arrive first and seq continues.
+seed "$TMP/spool-c"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-c --spool "$TMP/spool-c" --count 30 --pace 0.05 \
 	--duration 120 >"$TMP/c.out" 2>"$TMP/c.err" &
 CPID=$!
@@ -167,6 +177,7 @@ redis_kill "$AOF_PID"
 
 # (d) a full spool drops the oldest reports, counted; what it kept arrives.
 rm -f "$REDIS_SOCK"
+seed "$TMP/spool-d"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-d --spool "$TMP/spool-d" --count 12 --pace 0.01 \
 	--spool-max 4200 --drain 0 >"$TMP/d.out" 2>"$TMP/d.err"; rc1=$?
 # The spool keeps the newest reports whose records (JSON + 24 bytes) fit in 4200.
@@ -198,9 +209,11 @@ fi
 # landed. Here it did (another sender put report 1 in the stream), so the
 # restarted sensor finds it there and sends only 2..4.
 rm -f "$REDIS_SOCK"
+seed "$TMP/spool-g"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-g --spool "$TMP/spool-g" --count 3 --pace 0.01 \
 	--drain 0 >"$TMP/g.out" 2>"$TMP/g.err"; rc1=$?
 start_redis || { fail "redis"; finish; exit; }
+seed "$TMP/spool-g1"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-g --spool "$TMP/spool-g1" --count 1 \
 	>/dev/null 2>&1
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-g --spool "$TMP/spool-g" --count 1 --first 4 \
@@ -212,6 +225,30 @@ if [ $rc1 -eq 3 ] && [ $rc2 -eq 0 ] && [ "$out" = ok ] &&
 	pass "restart with the spool's front already in the stream: found, not sent again; 1..4 once each"
 else
 	fail "spool front already delivered (exit $rc1/$rc2): $out; $(grep stats "$TMP/g2.out"); $(cat "$TMP/g2.err")"
+fi
+
+# (h) the same, with 1,500 entries of another sensor after report 1: the
+# check is one GET of egress:delivered:gw-h, not a scan of the stream's
+# newest entries, so it still finds report 1 delivered.
+kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null; rm -f "$REDIS_SOCK"
+seed "$TMP/spool-h"
+"$RD" --redis "unix:$REDIS_SOCK" --sensor gw-h --spool "$TMP/spool-h" --count 3 --pace 0.01 \
+	--drain 0 >"$TMP/h.out" 2>"$TMP/h.err"; rc1=$?
+start_redis || { fail "redis"; finish; exit; }
+seed "$TMP/spool-h1"
+"$RD" --redis "unix:$REDIS_SOCK" --sensor gw-h --spool "$TMP/spool-h1" --count 1 \
+	>/dev/null 2>&1
+for i in $(seq 1500); do
+	echo "XADD egress:reports * report '{\"sensor\":\"other\",\"seq\":$i}'"
+done | rcli >/dev/null
+"$RD" --redis "unix:$REDIS_SOCK" --sensor gw-h --spool "$TMP/spool-h" --count 1 --first 4 \
+	>"$TMP/h2.out" 2>"$TMP/h2.err"; rc2=$?
+out=$(check_stream gw-h 1 4)
+if [ $rc1 -eq 3 ] && [ $rc2 -eq 0 ] && [ "$out" = ok ] && [ "$(rcli XLEN egress:reports)" = 1504 ] &&
+	grep -q 'report 1 is already in egress:reports' "$TMP/h2.err"; then
+	pass "spool front delivered 1,500 entries ago: found by one GET, not sent again; 1..4 once each"
+else
+	fail "front behind 1,500 entries (exit $rc1/$rc2): $out; $(cat "$TMP/h2.err")"
 fi
 
 finish

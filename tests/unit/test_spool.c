@@ -1,7 +1,12 @@
 /*
  * spool: records come back in order with their keys and bytes, survive a
  * restart, a torn last record is cut off and counted (never delivered), and
- * a full spool drops its oldest records, counted, within its byte bound.
+ * a full spool drops its oldest records, counted, within its byte bound;
+ * one corrupt record costs that record alone, counted, and an edited flags
+ * word is not taken for "done"; a second open of the same directory is
+ * refused; a segment id near 2^64 is left alone instead of wrapping the
+ * order; the directory is used by descriptor (it may move, as under a
+ * chroot).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -79,8 +84,8 @@ static int append_key(struct spool *sp, uint64_t key, size_t n)
 	return spool_append(sp, key, buf, n);
 }
 
-/* Pops everything, checking keys run from first to last and bytes match. */
-static void check_drain(struct spool *sp, uint64_t first, uint64_t last, size_t n)
+/* Pops first..last, checking keys and bytes. */
+static void pop_expect(struct spool *sp, uint64_t first, uint64_t last, size_t n)
 {
 	char want[4096];
 	for (uint64_t k = first; k <= last; k++) {
@@ -94,6 +99,12 @@ static void check_drain(struct spool *sp, uint64_t first, uint64_t last, size_t 
 		CHECK(data && len == n && memcmp(data, want, n) == 0);
 		CHECK(spool_pop(sp) == 0);
 	}
+}
+
+/* Pops everything, checking keys run from first to last and bytes match. */
+static void check_drain(struct spool *sp, uint64_t first, uint64_t last, size_t n)
+{
+	pop_expect(sp, first, last, n);
 	uint64_t key;
 	const void *data;
 	size_t len;
@@ -300,6 +311,189 @@ static void test_many_segments_bounded(void)
 	rm_dir();
 }
 
+/* Offset of record i (0-based) in a segment of equal-sized records. */
+static off_t rec_off(int i, size_t n)
+{
+	return (off_t)(8 + (uint64_t)i * (SPOOL_RECORD_OVERHEAD + n));
+}
+
+static void test_corrupt_middle_record(void)
+{
+	fresh_dir();
+	char err[256], last[512];
+	uint64_t total;
+	struct spool *sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	for (uint64_t k = 1; k <= 5; k++)
+		CHECK(append_key(sp, k, 300) == 0);
+	spool_close(sp);
+	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
+	int fd = open(last, O_RDWR);
+	CHECK(fd >= 0);
+	/* Record 2's payload gets a flipped byte; record 1's flags word is
+	 * edited to 1 (the old "done"): neither may cost the others. */
+	char c;
+	off_t p = rec_off(1, 300) + SPOOL_RECORD_OVERHEAD + 17;
+	CHECK(pread(fd, &c, 1, p) == 1);
+	c ^= 0x40;
+	CHECK(pwrite(fd, &c, 1, p) == 1);
+	unsigned char one[4] = {1, 0, 0, 0};
+	CHECK(pwrite(fd, one, 4, rec_off(0, 300) + 4) == 4);
+	close(fd);
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	CHECK_EQ_U64(spool_count(sp), 4);
+	CHECK_EQ_U64(spool_stats(sp)->torn, 1);
+	CHECK_EQ_U64(spool_stats(sp)->bad_flags, 1);
+	CHECK(append_key(sp, 6, 300) == 0);
+	pop_expect(sp, 1, 1, 300);
+	check_drain(sp, 3, 6, 300);
+	spool_close(sp);
+
+	/* An absurd length in record 2's header: the walk resumes at record
+	 * 3, the gap counted once; a second open finds it settled. */
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	CHECK_EQ_U64(spool_count(sp), 0);
+	for (uint64_t k = 10; k <= 13; k++)
+		CHECK(append_key(sp, k, 300) == 0);
+	spool_close(sp);
+	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
+	fd = open(last, O_RDWR);
+	unsigned char huge[4] = {0xff, 0xff, 0xff, 0xff};
+	CHECK(pwrite(fd, huge, 4, rec_off(1, 300) + 16) == 4);
+	close(fd);
+	for (int round = 0; round < 2; round++) {
+		sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+		CHECK(sp != NULL);
+		if (!sp)
+			return;
+		CHECK_EQ_U64(spool_count(sp), 3);
+		CHECK_EQ_U64(spool_stats(sp)->torn, round == 0 ? 1 : 0);
+		if (round == 1) {
+			pop_expect(sp, 10, 10, 300);
+			check_drain(sp, 12, 13, 300);
+		}
+		spool_close(sp);
+	}
+
+	/* The same damage found at run time (after open): only that record goes. */
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	for (uint64_t k = 7; k <= 9; k++)
+		CHECK(append_key(sp, k, 300) == 0);
+	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
+	fd = open(last, O_RDWR);
+	p = (off_t)total - (off_t)(2 * (SPOOL_RECORD_OVERHEAD + 300)) + SPOOL_RECORD_OVERHEAD + 3;
+	CHECK(pread(fd, &c, 1, p) == 1);
+	c ^= 0x01;
+	CHECK(pwrite(fd, &c, 1, p) == 1);
+	close(fd);
+	uint64_t key;
+	const void *data;
+	size_t len;
+	CHECK(spool_front(sp, &key, &data, &len) == 0);
+	CHECK_EQ_U64(key, 7);
+	CHECK(spool_pop(sp) == 0);
+	CHECK(spool_front(sp, &key, &data, &len) == -1);        /* 8: dropped, counted */
+	CHECK_EQ_U64(spool_stats(sp)->dropped, 1);
+	check_drain(sp, 9, 9, 300);
+	spool_close(sp);
+	rm_dir();
+}
+
+static void test_second_open_refused(void)
+{
+	fresh_dir();
+	char err[512] = "";
+	struct spool *a = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(a != NULL);
+	struct spool *b = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(b == NULL);
+	CHECK(strstr(err, dir) != NULL && strstr(err, "in use") != NULL);
+	spool_close(b);
+	spool_close(a);
+	b = spool_open(dir, 1 << 20, true, err, sizeof(err));  /* released on close */
+	CHECK(b != NULL);
+	spool_close(b);
+	rm_dir();
+}
+
+static void test_segment_id_near_wrap(void)
+{
+	fresh_dir();
+	char err[256], last[512], big[512];
+	uint64_t total;
+	struct spool *sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	CHECK(append_key(sp, 1, 100) == 0);
+	spool_close(sp);
+	CHECK_EQ_U64(seg_files(&total, last, sizeof(last)), 1);
+	snprintf(big, sizeof(big), "%s/seg-ffffffffffffffff", dir);
+	CHECK(rename(last, big) == 0);
+	/* And a file named like a segment holding something else. */
+	char junk[512];
+	snprintf(junk, sizeof(junk), "%s/seg-00000000000000ff", dir);
+	FILE *f = fopen(junk, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("not a spool segment at all\n", f);
+		fclose(f);
+	}
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	CHECK_EQ_U64(spool_stats(sp)->rejected, 2);
+	CHECK_EQ_U64(spool_count(sp), 0);
+	for (uint64_t k = 2; k <= 4; k++)
+		CHECK(append_key(sp, k, 100) == 0);
+	spool_close(sp);
+	sp = spool_open(dir, 1 << 20, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	check_drain(sp, 2, 4, 100);
+	spool_close(sp);
+	struct stat st;
+	CHECK(stat(big, &st) == 0);     /* left for the operator, not deleted */
+	CHECK(stat(junk, &st) == 0);
+	rm_dir();
+}
+
+/* The directory is used by descriptor: moved away (as a chroot hides its
+ * path), the spool still appends, reads, pops and rolls segments. */
+static void test_directory_by_descriptor(void)
+{
+	fresh_dir();
+	char err[256], moved[128];
+	struct spool *sp = spool_open(dir, 256 << 10, true, err, sizeof(err));
+	CHECK(sp != NULL);
+	if (!sp)
+		return;
+	snprintf(moved, sizeof(moved), "%s.moved", dir);
+	CHECK(rename(dir, moved) == 0);
+	for (uint64_t k = 1; k <= 200; k++)
+		CHECK(append_key(sp, k, 1000) == 0);
+	CHECK_EQ_U64(spool_stats(sp)->io_errors, 0);
+	CHECK(spool_stats(sp)->segments > 1);
+	check_drain(sp, 1, 200, 1000);
+	CHECK_EQ_U64(spool_stats(sp)->io_errors, 0);
+	spool_close(sp);
+	CHECK(rename(moved, dir) == 0);
+	rm_dir();
+}
+
 static void test_bad_dir(void)
 {
 	char err[256] = "";
@@ -308,4 +502,6 @@ static void test_bad_dir(void)
 }
 
 TEST_MAIN(test_fifo_and_cleanup, test_restart, test_torn_last_record,
-	  test_overflow_drops_oldest, test_many_segments_bounded, test_bad_dir)
+	  test_overflow_drops_oldest, test_many_segments_bounded, test_corrupt_middle_record,
+	  test_second_open_refused, test_segment_id_near_wrap, test_directory_by_descriptor,
+	  test_bad_dir)
