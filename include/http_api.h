@@ -98,7 +98,13 @@ struct http_api_config {
 	struct redis_addr redis;        /* alert feed; host and path empty: stream answers 503 */
 	char prefix[64];                /* Redis key prefix, default "egress:" */
 	size_t metrics_top_n;           /* passed to provider->metrics; default 20 */
+	size_t max_connections;         /* open HTTP connections; default 1024, never above
+					   RLIMIT_NOFILE - 64; beyond, the oldest idle one or
+					   the new one is closed, counted */
+	double request_deadline_s;      /* a request line and headers arrive within this of
+					   the connection (or the previous request); default 10 */
 	size_t sse_max_clients;         /* more are refused with 503, counted; default 256 */
+	size_t sse_max_per_addr;        /* stream clients per client address; default 16 */
 	size_t sse_backlog;             /* alerts a new client gets first; default 50 */
 	size_t sse_ring;                /* recent alerts kept for catch-up; default 1024 */
 	size_t sse_replay_max;          /* most alerts one Last-Event-ID catch-up sends; default 10000 */
@@ -113,8 +119,13 @@ extern const int http_api_codes[HTTP_API_NCODES];      /* last entry 0: "other" 
 struct http_api_stats {
 	uint64_t requests[HTTP_API_NCODES];     /* by http_api_codes[] */
 	uint64_t rate_limited, too_large, ratelimit_evictions;
+	uint64_t connections;                   /* open now */
+	uint64_t conn_refused, conn_evicted;    /* closed at the connection cap: new, oldest idle */
+	uint64_t request_timeouts;              /* closed for missing the request deadline */
+	uint64_t accept_errors;                 /* accept() failures (e.g. EMFILE), each a pause */
 	uint64_t sse_clients;                   /* connected now */
-	uint64_t sse_connects, sse_refused, sse_dropped_slow, sse_events_sent;
+	uint64_t sse_connects, sse_refused, sse_refused_addr, sse_dropped_slow, sse_events_sent;
+	uint64_t sse_dropped_input, sse_dropped_stalled;
 	uint64_t sse_redis_errors, sse_replay_gaps;
 	bool sse_redis_connected;
 };

@@ -7,6 +7,7 @@
  *                [--token-file F] [--rate R] [--burst B] [--max-request N]
  *                [--cors ORIGIN] [--sse-max-clients N] [--sse-buf BYTES]
  *                [--heartbeat S] [--backlog N] [--ring N] [--top-n N]
+ *                [--max-conns N] [--deadline S] [--sse-per-addr N]
  *
  * Prints "port N" on stdout once it listens, runs until SIGTERM or SIGINT,
  * then frees everything (so ASan sees leaks). The provider counts its calls
@@ -290,7 +291,8 @@ static void usage(void)
 	fprintf(stderr, "usage: http_fixture [--listen ADDR] [--redis ADDR] [--prefix P] "
 			"[--token-file F] [--rate R] [--burst B] [--max-request N] [--cors O] "
 			"[--sse-max-clients N] [--sse-buf N] [--heartbeat S] [--backlog N] "
-			"[--ring N] [--top-n N]\n");
+			"[--ring N] [--top-n N] [--max-conns N] [--deadline S] "
+			"[--sse-per-addr N]\n");
 	exit(2);
 }
 
@@ -315,6 +317,7 @@ int main(int argc, char **argv)
 		{"max-request", 1, NULL, 'm'}, {"cors", 1, NULL, 'c'},
 		{"sse-max-clients", 1, NULL, 'C'}, {"sse-buf", 1, NULL, 'b'},
 		{"heartbeat", 1, NULL, 'h'}, {"backlog", 1, NULL, 'k'}, {"top-n", 1, NULL, 'n'}, {"ring", 1, NULL, 'g'},
+		{"max-conns", 1, NULL, 'M'}, {"deadline", 1, NULL, 'D'}, {"sse-per-addr", 1, NULL, 'A'},
 		{NULL, 0, NULL, 0}};
 	int o;
 	char err[256];
@@ -364,6 +367,15 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			cfg.sse_ring = num(optarg);
+			break;
+		case 'M':
+			cfg.max_connections = num(optarg);
+			break;
+		case 'D':
+			cfg.request_deadline_s = strtod(optarg, NULL);
+			break;
+		case 'A':
+			cfg.sse_max_per_addr = num(optarg);
 			break;
 		default:
 			usage();
