@@ -79,6 +79,8 @@ struct conn {
 	struct evhttp_connection *evcon; /* NULL until attached */
 	double deadline;                /* monotonic; the next request must be in by then */
 	bool stream, refuse;
+	bool ours;                      /* in on_request: what is written is our reply */
+	struct evbuffer_cb_entry *out_cb;
 	struct conn *prev, *next;       /* oldest first */
 };
 
@@ -357,6 +359,11 @@ static int params_parse(struct params *pp, const char *query, const char *const 
 	pp->parsed = true;
 	if (!query || !*query)
 		return 0;
+	/* A decoded NUL would cut a value short ("db-1%00x" filtering on "db-1"). */
+	if (strstr(query, "%00")) {
+		snprintf(err, errlen, "NUL byte in the query string");
+		return -1;
+	}
 	if (evhttp_parse_query_str(query, &pp->q) != 0) {
 		snprintf(err, errlen, "malformed query string");
 		return -1;
@@ -401,18 +408,12 @@ static const char *param(struct params *pp, const char *name)
 	return evhttp_find_header(&pp->q, name);
 }
 
+/* A cursor is a stream id, "ms-seq" or "ms", each part within 64 bits: what
+ * Redis itself would reject is a 400 here, not a failed query (500). */
 static bool cursor_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > CURSOR_MAX)
-		return false;
-	for (const char *p = s; *p; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.' || c == ':'))
-			return false;
-	}
-	return true;
+	struct http_sse_id id;
+	return strlen(s) <= CURSOR_MAX && http_sse_id_parse(s, &id) == 0;
 }
 
 static bool severity_valid(const char *s)
@@ -488,7 +489,7 @@ static void ep_alerts(struct http_api *a, struct params *pp, struct evbuffer *bo
 	if (ls && (http_api_parse_size(ls, LIMIT_MAX, &limit) != 0 || limit == 0))
 		return reply_error(body, rs, 400, "limit must be 1..%d", LIMIT_MAX);
 	if (cur && !cursor_valid(cur))
-		return reply_error(body, rs, 400, "invalid cursor");
+		return reply_error(body, rs, 400, "cursor must be a stream id (ms-seq)");
 	if (!a->prov.alerts)
 		return reply_error(body, rs, 404, "not available");
 	provider_reply(body, rs, a->prov.alerts(a->prov.ctx, since, sev, id, (size_t)limit, cur),
@@ -624,13 +625,12 @@ void http_api_dispatch(struct http_api *a, const struct http_api_request *rq,
 		const char *qtok = NULL;
 		struct params tp = {.parsed = false};
 		if (r == R_STREAM && query) {
-			static const char *const any[] = {"access_token", "last_event_id", NULL};
-			if (params_parse(&tp, query, any, err, sizeof(err)) != 0) {
-				params_clear(&tp);
-				reply_error(body, rs, 400, "%s", err);
-				goto out;
-			}
-			qtok = param(&tp, "access_token");
+			/* Only the token here: a query the stream would reject is
+			 * a 400 after the token check, as on every other path. */
+			TAILQ_INIT(&tp.q);
+			tp.parsed = true;
+			if (!strstr(query, "%00") && evhttp_parse_query_str(query, &tp.q) == 0)
+				qtok = param(&tp, "access_token");
 		}
 		bool ok = authorized(a, rq, qtok, body, rs);
 		params_clear(&tp);
@@ -837,8 +837,10 @@ static void conn_unlink(struct http_api *a, struct conn *c)
 
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
-	(void)evcon;
 	struct conn *c = arg;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	if (bev && c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bev), c->out_cb);
 	conn_unlink(c->a, c);
 	free(c);
 }
@@ -856,6 +858,31 @@ static bool conn_idle(const struct conn *c)
 		return false;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
 	return !bev || evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+}
+
+static void count_status(struct http_api *a, int status);
+
+/*
+ * A reply written outside on_request and not a stream's is evhttp's own
+ * (its HTML 400 for a malformed request or oversized headers, 413, 501):
+ * counted by its status like ours.
+ */
+static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (c->ours || c->stream || info->n_added == 0)
+		return;
+	struct evbuffer_ptr pos;
+	char line[16] = "";
+	if (evbuffer_ptr_set(b, &pos, info->orig_size, EVBUFFER_PTR_SET) != 0 ||
+	    evbuffer_copyout_from(b, &pos, line, sizeof(line) - 1) < 13)
+		return;
+	int code = 0;
+	if (strncmp(line, "HTTP/1.", 7) != 0 || sscanf(line + 9, "%3d", &code) != 1 || code < 200)
+		return;
+	count_status(c->a, code);
+	if (code == 413)
+		c->a->st.too_large++;
 }
 
 static void conns_attach(struct http_api *a)
@@ -877,6 +904,9 @@ static void conns_attach(struct http_api *a)
 		}
 		c->evcon = arg;
 		evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+		if (bev)
+			c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c);
 		if (c->refuse) {
 			a->st.conn_refused++;
 			conn_close(c);
@@ -1061,14 +1091,25 @@ static void send_reply(struct http_api *a, struct evhttp_request *req,
 	evhttp_send_reply(req, rs->status, NULL, rs->status == 204 ? NULL : body);
 }
 
+static void on_request_serve(struct http_api *a, struct evhttp_request *req, struct conn *conn);
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct http_api *a = arg;
-	struct http_api_response rs;
 	struct conn *conn = conn_of(a, evhttp_request_get_connection(req));
 	/* The deadline now runs for the next request on this connection. */
-	if (conn)
+	if (conn) {
 		conn->deadline = mono_now() + a->cfg.request_deadline_s;
+		conn->ours = true;
+	}
+	on_request_serve(a, req, conn);
+	if (conn)
+		conn->ours = false;
+}
+
+static void on_request_serve(struct http_api *a, struct evhttp_request *req, struct conn *conn)
+{
+	struct http_api_response rs;
 	struct evbuffer *body = evbuffer_new();
 	if (!body) {
 		evhttp_send_error(req, 500, NULL);
