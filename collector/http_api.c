@@ -46,6 +46,7 @@
 #define LIMIT_MAX 1000
 #define OFFSET_MAX 1000000
 #define CURSOR_MAX 128
+#define RL_COST_S 0.002         /* event-loop time one rate-limit token pays for */
 #define FD_RESERVE 64           /* descriptors kept for Redis, files and logs */
 #define ACCEPT_PAUSE_MS 250     /* after an accept() error such as EMFILE */
 #define ACCEPT_LOG_S 10.0       /* at most one accept-error line per this */
@@ -265,7 +266,7 @@ uint64_t http_api_rl_evictions(const struct http_api_rl *rl)
 	return rl->evictions;
 }
 
-bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
+static struct rl_slot *rl_slot_of(struct http_api_rl *rl, const char *key, double now)
 {
 	enum { PROBE = 8 };
 	uint64_t h = rl_hash(rl, key);
@@ -299,10 +300,23 @@ bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
 	if (dt > 0)
 		slot->tokens = fmin(rl->burst, slot->tokens + dt * rl->rate);
 	slot->last = now;
+	return slot;
+}
+
+bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
+{
+	struct rl_slot *slot = rl_slot_of(rl, key, now);
 	if (slot->tokens < 1)
 		return false;
 	slot->tokens -= 1;
 	return true;
+}
+
+void http_api_rl_charge(struct http_api_rl *rl, const char *key, double now, double tokens)
+{
+	struct rl_slot *slot = rl_slot_of(rl, key, now);
+	/* In debt at most one burst: the client waits, it is not shut out. */
+	slot->tokens = fmax(-rl->burst, slot->tokens - tokens);
 }
 
 /* ---- replies ---- */
@@ -1115,11 +1129,15 @@ static void on_request_serve(struct http_api *a, struct evhttp_request *req, str
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
+	char rl_key[64] = "?";
+	double t0 = mono_now();
 	if (a->rl) {
 		char *host = NULL;
 		ev_uint16_t port = 0;
 		evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
-		if (!http_api_rl_allow(a->rl, host ? host : "?", mono_now())) {
+		if (host)
+			snprintf(rl_key, sizeof(rl_key), "%s", host);
+		if (!http_api_rl_allow(a->rl, rl_key, t0)) {
 			a->st.rate_limited++;
 			memset(&rs, 0, sizeof(rs));
 			reply_error(body, &rs, 429, "rate limited");
@@ -1175,6 +1193,15 @@ static void on_request_serve(struct http_api *a, struct evhttp_request *req, str
 	}
 	send_reply(a, req, &rs, body);
 	evbuffer_free(body);
+	/* The limiter charges by work: a request that held the event loop
+	 * longer (a ranking of every identity, a long alert scan) costs one
+	 * token per RL_COST_S started, so one address cannot keep the loop
+	 * busy with cheap-to-ask, expensive-to-answer requests. */
+	if (a->rl) {
+		double spent = mono_now() - t0;
+		if (spent > RL_COST_S)
+			http_api_rl_charge(a->rl, rl_key, t0, ceil(spent / RL_COST_S) - 1);
+	}
 }
 
 /* After evhttp_free (which closed every attached connection). */

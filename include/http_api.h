@@ -209,13 +209,17 @@ int http_api_parse_time(const char *s, double *out);
 /*
  * Per-client token buckets in a fixed table keyed (with a random per-process
  * key) by the client's address; a full neighbourhood evicts its least recently
- * seen entry, counted.
+ * seen entry, counted. A request costs one token per 2 ms it held the event
+ * loop (at least one).
  */
 struct http_api_rl;
 struct http_api_rl *http_api_rl_new(size_t cap, double rate_per_s, double burst);
 void http_api_rl_free(struct http_api_rl *rl);
 /* True if key may make one more request at time now (seconds, monotonic). */
 bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now);
+/* Takes tokens more from key (the work its request cost); its bucket may go
+ * into debt down to minus one burst, and refills from there. */
+void http_api_rl_charge(struct http_api_rl *rl, const char *key, double now, double tokens);
 uint64_t http_api_rl_evictions(const struct http_api_rl *rl);
 
 /* The dashboard page (collector/dashboard.c): NUL-terminated HTML. */

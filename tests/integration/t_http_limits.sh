@@ -198,4 +198,12 @@ expect "a client that stopped reading is dropped within a few heartbeats, counte
 expect "the three reading clients stay" 3 "$(metric egresswatch_sse_clients)"
 kill $STALL 2>/dev/null
 kill -TERM $FPID; wait $FPID; expect "fixture exits 0 (ASan: no leaks)" 0 $?
+
+# ---- the rate limit charges by work ----
+start_fixture work --rate 10 --burst 10 --slow-ms 30 || { fail "fixture work"; finish; exit; }
+codes=$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_code} ' "$A/metrics"; done)
+expect "a 30 ms request costs 15 of 10 tokens: the next ones wait" "200 429 429 429 429 " "$codes"
+sleep 1.7
+expect "and are served once the bucket refilled" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$A/healthz")"
+kill -TERM $FPID; wait $FPID; expect "fixture exits 0 (ASan: no leaks)" 0 $?
 finish

@@ -362,6 +362,13 @@ static void test_rate_limiter(void)
 	CHECK(http_api_rl_allow(rl, "10.0.0.1", 100.5));
 	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 100.5));
 	CHECK(http_api_rl_allow(rl, "10.0.0.1", 110.0));
+	/* Charged for work: 2 left, 10 more taken puts it in debt down to -3
+	 * (one burst, not -8): -1 a second later, 1 (one request) at 2 s. */
+	http_api_rl_charge(rl, "10.0.0.1", 110.0, 10);
+	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 111.0));
+	CHECK(http_api_rl_allow(rl, "10.0.0.1", 112.0));
+	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 112.0));
+	CHECK(http_api_rl_allow(rl, "10.0.0.3", 112.0));   /* others unaffected */
 	/* A flood of distinct clients stays in the table's bounds, counted. */
 	char key[32];
 	for (int i = 0; i < 1000; i++) {
