@@ -20,7 +20,7 @@
  *   /api/v1/config
  *
  * Errors are JSON, {"error": "what was wrong", "status": 400}: 400 bad or
- * unknown parameter, 401 missing token, 403 wrong token, 404, 405, 413
+ * unknown parameter (a NUL byte, %00, anywhere in the query included), 401 missing token, 403 wrong token, 404, 405, 413
  * request larger than max_request_bytes, 429 rate limited, 503 alert stream
  * unavailable or full. With a token configured, /api/... needs the header
  * "Authorization: Bearer TOKEN" (compared in constant time); the stream
@@ -64,8 +64,9 @@
  *                "sensors": ["gw-eu-1"], "alerts": [alert, ...]}
  * alerts     -> {"alerts": [alert (DESIGN.md "Alert"), ...], "next_cursor": "…"|null}
  *                newest first; since/severity/identity filter (NULL: no filter;
- *                severity means "at least"); cursor is the provider's own
- *                opaque next_cursor from a previous page.
+ *                severity means "at least"); cursor is a next_cursor from a
+ *                previous page: a stream id ("ms-seq" or "ms", each within
+ *                64 bits), anything else is a 400 before the provider runs.
  * sensors    -> {"sensors": [{"sensor": "gw-eu-1", "last_seq": N, "last_report": T,
  *                 "reports": N, "packets_seen": N, "packets_undecoded": N,
  *                 "drops_kernel": N, "drops_iface": N, "spool_dropped": N,
