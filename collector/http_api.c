@@ -899,7 +899,8 @@ static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *in
 		c->a->st.too_large++;
 }
 
-static void conns_attach(struct http_api *a)
+/* spare: a connection whose request is being served, never closed here. */
+static void conns_attach(struct http_api *a, const struct evhttp_connection *spare)
 {
 	struct conn *next;
 	for (struct conn *c = a->conns; c; c = next) {
@@ -921,7 +922,7 @@ static void conns_attach(struct http_api *a)
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
 		if (bev)
 			c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c);
-		if (c->refuse) {
+		if (c->refuse && c->evcon != spare) {
 			a->st.conn_refused++;
 			conn_close(c);
 		}
@@ -932,7 +933,7 @@ static void on_attach(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	conns_attach(arg);
+	conns_attach(arg, NULL);
 }
 
 /* evhttp asks for a new connection's bufferevent: count the connection. */
@@ -1001,7 +1002,7 @@ static struct conn *conn_of(struct http_api *a, struct evhttp_connection *evcon)
 		for (struct conn *c = a->conns; c; c = c->next)
 			if (c->evcon == evcon)
 				return c;
-		conns_attach(a);
+		conns_attach(a, evcon);
 	}
 	return NULL;
 }

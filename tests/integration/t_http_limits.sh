@@ -98,7 +98,7 @@ while time.time() - t0 < hold:
 print(open_)
 EOF
 }
-slow 1 4 >"$TMP/slow1" &
+slow 1 5 >"$TMP/slow1" &
 SP=$!
 sleep 0.5
 expect "a slow connection is counted" 1 "$(( $(metric egresswatch_http_connections) - 1 ))"
