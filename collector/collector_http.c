@@ -25,6 +25,7 @@
 
 #include "collector_http.h"
 #include "http_api.h"
+#include "http_sse.h"
 #include "report.h"
 #include "banned.h"
 
@@ -154,7 +155,8 @@ static json_t *p_identities(void *ctx, const char *window, size_t limit, size_t 
 		engine_window(r[i].id, now, w, &win);
 		r[i].bytes = win.bytes;
 	}
-	qsort(r, n, sizeof(*r), by_bytes_desc);
+	if (n > 1)      /* qsort's base must not be NULL, even for 0 entries */
+		qsort(r, n, sizeof(*r), by_bytes_desc);
 	json_t *arr = json_array();
 	for (size_t i = offset; i < n && i < offset + limit; i++) {
 		const struct engine_ident *id = r[i].id;
@@ -235,19 +237,12 @@ static bool alert_matches(const json_t *a, double since, int min_sev, const char
 	return true;
 }
 
-/* A stream id is digits, '-', digits: a cursor is checked to be one. */
+/* A stream id is "ms-seq" (or "ms"), each within 64 bits, as Redis takes it;
+ * the API checks cursors the same way, so this only guards the query. */
 static bool stream_id_valid(const char *s)
 {
-	size_t n = strlen(s), dash = 0;
-	if (n == 0 || n > 41)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '-')
-			dash++;
-		else if (s[i] < '0' || s[i] > '9')
-			return false;
-	}
-	return dash == 1 && s[0] != '-' && s[n - 1] != '-';
+	struct http_sse_id id;
+	return strlen(s) <= 41 && http_sse_id_parse(s, &id) == 0;
 }
 
 static json_t *alerts_query(struct collector_http *h, double since, const char *severity,
@@ -267,10 +262,16 @@ static json_t *alerts_query(struct collector_http *h, double since, const char *
 	char start[64], last[64] = "";
 	snprintf(start, sizeof(start), cursor ? "(%s" : "+", cursor ? cursor : "");
 	size_t scanned = 0;
-	bool more = true;
+	bool more = true, cut = false;  /* cut: the page filled before a chunk's end */
 	while (json_array_size(arr) < limit && scanned < ALERTS_SCAN_MAX && more) {
 		redisReply *r = redisCommand(c, "XREVRANGE %s %s - COUNT %d", h->alerts_key, start,
 					     ALERTS_CHUNK);
+		if (r && r->type == REDIS_REPLY_ERROR) {
+			/* Redis refused the command; the connection is fine. */
+			freeReplyObject(r);
+			json_decref(arr);
+			return NULL;
+		}
 		if (!r || r->type != REDIS_REPLY_ARRAY) {
 			if (r)
 				freeReplyObject(r);
@@ -285,7 +286,8 @@ static json_t *alerts_query(struct collector_http *h, double since, const char *
 			return NULL;
 		}
 		more = r->elements == ALERTS_CHUNK;
-		for (size_t i = 0; i < r->elements && json_array_size(arr) < limit; i++) {
+		size_t i;
+		for (i = 0; i < r->elements && json_array_size(arr) < limit; i++) {
 			const redisReply *ent = r->element[i];
 			scanned++;
 			if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
@@ -304,16 +306,26 @@ static json_t *alerts_query(struct collector_http *h, double since, const char *
 					json_decref(a);
 				}
 			}
-			if (i + 1 == r->elements)
-				break;
 		}
-		/* A page that filled mid-chunk resumes after its last entry. */
-		if (json_array_size(arr) >= limit && last[0])
-			more = true;
+		/* A page that filled before the chunk's end has more after it. */
+		if (i < r->elements)
+			more = cut = true;
 		freeReplyObject(r);
 		snprintf(start, sizeof(start), "(%s", last);
 		if (!last[0])
 			break;
+	}
+	/* A page that ends exactly at a full chunk's end: whether anything is
+	 * older decides between a cursor and null (an empty next page). */
+	if (more && !cut && last[0] && json_array_size(arr) >= limit) {
+		char older[64];
+		snprintf(older, sizeof(older), "(%s", last);
+		redisReply *r = redisCommand(c, "XREVRANGE %s %s - COUNT 1", h->alerts_key, older);
+		more = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+		if (!r)
+			alerts_drop(h);
+		if (r)
+			freeReplyObject(r);
 	}
 	json_t *next = json_null();
 	if (more && last[0])

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <jansson.h>
 
@@ -44,6 +46,10 @@
 #define LIMIT_MAX 1000
 #define OFFSET_MAX 1000000
 #define CURSOR_MAX 128
+#define RL_COST_S 0.002         /* event-loop time one rate-limit token pays for */
+#define FD_RESERVE 64           /* descriptors kept for Redis, files and logs */
+#define ACCEPT_PAUSE_MS 250     /* after an accept() error such as EMFILE */
+#define ACCEPT_LOG_S 10.0       /* at most one accept-error line per this */
 
 const int http_api_codes[HTTP_API_NCODES] = {200, 204, 400, 401, 403, 404, 405,
 					     413, 429, 500, 501, 503, 304, 0};
@@ -61,6 +67,24 @@ struct http_api_rl {
 	uint64_t evictions;
 };
 
+/*
+ * One open HTTP connection. evhttp 2.1 has no connection limit and no hook
+ * at accept; its bufferevent callback (evhttp_set_bevcb) is the one place a
+ * new connection shows, and the connection object is the argument evhttp
+ * gives that bufferevent's callbacks, so conns_attach() finds it there a
+ * moment later and takes the close callback, which keeps the count exact.
+ */
+struct conn {
+	struct http_api *a;
+	struct bufferevent *bev;        /* held (incref) until attached */
+	struct evhttp_connection *evcon; /* NULL until attached */
+	double deadline;                /* monotonic; the next request must be in by then */
+	bool stream, refuse;
+	bool ours;                      /* in on_request: what is written is our reply */
+	struct evbuffer_cb_entry *out_cb;
+	struct conn *prev, *next;       /* oldest first */
+};
+
 struct http_api {
 	struct event_base *base;
 	struct http_api_config cfg;
@@ -73,7 +97,18 @@ struct http_api {
 	struct http_api_rl *rl;
 	struct http_sse *sse;
 	struct http_api_stats st;
+	struct conn *conns, *conns_tail;
+	size_t nconns, max_conns;
+	struct event *attach_ev, *sweep_ev, *resume_ev;
+	struct evconnlistener *lev;
+	double accept_logged;
+	uint64_t accept_unlogged;
+	struct http_api *next_server;
 };
+
+/* Every server with a listener: a listener's error callback gets evhttp's
+ * argument, so it finds its server here (one event loop, one thread). */
+static struct http_api *servers;
 
 void http_api_config_defaults(struct http_api_config *c)
 {
@@ -85,7 +120,10 @@ void http_api_config_defaults(struct http_api_config *c)
 	c->rate_clients_max = 4096;
 	snprintf(c->prefix, sizeof(c->prefix), "egress:");
 	c->metrics_top_n = 20;
+	c->max_connections = 1024;
+	c->request_deadline_s = 10;
 	c->sse_max_clients = 256;
+	c->sse_max_per_addr = 16;
 	c->sse_backlog = 50;
 	c->sse_ring = 1024;
 	c->sse_replay_max = 10000;
@@ -228,7 +266,7 @@ uint64_t http_api_rl_evictions(const struct http_api_rl *rl)
 	return rl->evictions;
 }
 
-bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
+static struct rl_slot *rl_slot_of(struct http_api_rl *rl, const char *key, double now)
 {
 	enum { PROBE = 8 };
 	uint64_t h = rl_hash(rl, key);
@@ -262,10 +300,23 @@ bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
 	if (dt > 0)
 		slot->tokens = fmin(rl->burst, slot->tokens + dt * rl->rate);
 	slot->last = now;
+	return slot;
+}
+
+bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now)
+{
+	struct rl_slot *slot = rl_slot_of(rl, key, now);
 	if (slot->tokens < 1)
 		return false;
 	slot->tokens -= 1;
 	return true;
+}
+
+void http_api_rl_charge(struct http_api_rl *rl, const char *key, double now, double tokens)
+{
+	struct rl_slot *slot = rl_slot_of(rl, key, now);
+	/* In debt at most one burst: the client waits, it is not shut out. */
+	slot->tokens = fmax(-rl->burst, slot->tokens - tokens);
 }
 
 /* ---- replies ---- */
@@ -322,6 +373,11 @@ static int params_parse(struct params *pp, const char *query, const char *const 
 	pp->parsed = true;
 	if (!query || !*query)
 		return 0;
+	/* A decoded NUL would cut a value short ("db-1%00x" filtering on "db-1"). */
+	if (strstr(query, "%00")) {
+		snprintf(err, errlen, "NUL byte in the query string");
+		return -1;
+	}
 	if (evhttp_parse_query_str(query, &pp->q) != 0) {
 		snprintf(err, errlen, "malformed query string");
 		return -1;
@@ -366,18 +422,12 @@ static const char *param(struct params *pp, const char *name)
 	return evhttp_find_header(&pp->q, name);
 }
 
+/* A cursor is a stream id, "ms-seq" or "ms", each part within 64 bits: what
+ * Redis itself would reject is a 400 here, not a failed query (500). */
 static bool cursor_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > CURSOR_MAX)
-		return false;
-	for (const char *p = s; *p; p++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.' || c == ':'))
-			return false;
-	}
-	return true;
+	struct http_sse_id id;
+	return strlen(s) <= CURSOR_MAX && http_sse_id_parse(s, &id) == 0;
 }
 
 static bool severity_valid(const char *s)
@@ -453,7 +503,7 @@ static void ep_alerts(struct http_api *a, struct params *pp, struct evbuffer *bo
 	if (ls && (http_api_parse_size(ls, LIMIT_MAX, &limit) != 0 || limit == 0))
 		return reply_error(body, rs, 400, "limit must be 1..%d", LIMIT_MAX);
 	if (cur && !cursor_valid(cur))
-		return reply_error(body, rs, 400, "invalid cursor");
+		return reply_error(body, rs, 400, "cursor must be a stream id (ms-seq)");
 	if (!a->prov.alerts)
 		return reply_error(body, rs, 404, "not available");
 	provider_reply(body, rs, a->prov.alerts(a->prov.ctx, since, sev, id, (size_t)limit, cur),
@@ -589,13 +639,12 @@ void http_api_dispatch(struct http_api *a, const struct http_api_request *rq,
 		const char *qtok = NULL;
 		struct params tp = {.parsed = false};
 		if (r == R_STREAM && query) {
-			static const char *const any[] = {"access_token", "last_event_id", NULL};
-			if (params_parse(&tp, query, any, err, sizeof(err)) != 0) {
-				params_clear(&tp);
-				reply_error(body, rs, 400, "%s", err);
-				goto out;
-			}
-			qtok = param(&tp, "access_token");
+			/* Only the token here: a query the stream would reject is
+			 * a 400 after the token check, as on every other path. */
+			TAILQ_INIT(&tp.q);
+			tp.parsed = true;
+			if (!strstr(query, "%00") && evhttp_parse_query_str(query, &tp.q) == 0)
+				qtok = param(&tp, "access_token");
 		}
 		bool ok = authorized(a, rq, qtok, body, rs);
 		params_clear(&tp);
@@ -699,6 +748,7 @@ static void count_status(struct http_api *a, int status)
 void http_api_get_stats(const struct http_api *a, struct http_api_stats *out)
 {
 	*out = a->st;
+	out->connections = a->nconns;
 	if (a->rl)
 		out->ratelimit_evictions = http_api_rl_evictions(a->rl);
 	if (a->sse)
@@ -733,14 +783,36 @@ void http_api_metrics(const struct http_api *a, struct evbuffer *out)
 	       "Requests refused with 413 for their size.", st.too_large);
 	metric(out, "egresswatch_http_ratelimit_evictions_total", "counter",
 	       "Rate-limit table entries evicted to make room.", st.ratelimit_evictions);
+	metric(out, "egresswatch_http_connections", "gauge", "HTTP connections open now.",
+	       st.connections);
+	metric(out, "egresswatch_http_connections_refused_total", "counter",
+	       "New connections closed at once at the connection cap.", st.conn_refused);
+	metric(out, "egresswatch_http_connections_evicted_total", "counter",
+	       "Connections waiting for a request closed to make room at the connection cap.",
+	       st.conn_evicted);
+	metric(out, "egresswatch_http_request_timeouts_total", "counter",
+	       "Connections closed because no complete request arrived within the deadline.",
+	       st.request_timeouts);
+	metric(out, "egresswatch_http_accept_errors_total", "counter",
+	       "accept() failures (such as EMFILE), each followed by a pause in accepting.",
+	       st.accept_errors);
 	metric(out, "egresswatch_sse_clients", "gauge", "Alert stream clients connected now.",
 	       st.sse_clients);
 	metric(out, "egresswatch_sse_connections_total", "counter",
 	       "Alert stream clients accepted.", st.sse_connects);
 	metric(out, "egresswatch_sse_refused_total", "counter",
 	       "Alert stream clients refused because the client table was full.", st.sse_refused);
+	metric(out, "egresswatch_sse_refused_address_total", "counter",
+	       "Alert stream clients refused because their address had the most allowed.",
+	       st.sse_refused_addr);
 	metric(out, "egresswatch_sse_dropped_slow_total", "counter",
 	       "Alert stream clients dropped because their output backed up.", st.sse_dropped_slow);
+	metric(out, "egresswatch_sse_dropped_stalled_total", "counter",
+	       "Alert stream clients dropped because they read nothing for two heartbeats.",
+	       st.sse_dropped_stalled);
+	metric(out, "egresswatch_sse_dropped_input_total", "counter",
+	       "Alert stream clients dropped because they sent bytes after their request.",
+	       st.sse_dropped_input);
 	metric(out, "egresswatch_sse_events_sent_total", "counter",
 	       "Alert events written to stream clients.", st.sse_events_sent);
 	metric(out, "egresswatch_sse_redis_errors_total", "counter",
@@ -760,6 +832,233 @@ static double mono_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- connections: cap, request deadline, accept errors ---- */
+
+static void conn_unlink(struct http_api *a, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		a->conns_tail = c->prev;
+	a->nconns--;
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	if (bev && c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bev), c->out_cb);
+	conn_unlink(c->a, c);
+	free(c);
+}
+
+/* Closes an attached connection; its close callback forgets it. */
+static void conn_close(struct conn *c)
+{
+	evhttp_connection_free(c->evcon);
+}
+
+/* Waiting for a request (not streaming, not writing a reply): may be closed. */
+static bool conn_idle(const struct conn *c)
+{
+	if (!c->evcon || c->stream)
+		return false;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	return !bev || evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+}
+
+static void count_status(struct http_api *a, int status);
+
+/*
+ * A reply written outside on_request and not a stream's is evhttp's own
+ * (its HTML 400 for a malformed request or oversized headers, 413, 501):
+ * counted by its status like ours.
+ */
+static void on_conn_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (c->ours || c->stream || info->n_added == 0)
+		return;
+	struct evbuffer_ptr pos;
+	char line[16] = "";
+	if (evbuffer_ptr_set(b, &pos, info->orig_size, EVBUFFER_PTR_SET) != 0 ||
+	    evbuffer_copyout_from(b, &pos, line, sizeof(line) - 1) < 13)
+		return;
+	int code = 0;
+	if (strncmp(line, "HTTP/1.", 7) != 0 || sscanf(line + 9, "%3d", &code) != 1 || code < 200)
+		return;
+	count_status(c->a, code);
+	if (code == 413)
+		c->a->st.too_large++;
+}
+
+/* spare: a connection whose request is being served, never closed here. */
+static void conns_attach(struct http_api *a, const struct evhttp_connection *spare)
+{
+	struct conn *next;
+	for (struct conn *c = a->conns; c; c = next) {
+		next = c->next;
+		if (c->evcon)
+			continue;
+		bufferevent_event_cb ecb = NULL;
+		void *arg = NULL;
+		bufferevent_getcb(c->bev, NULL, NULL, &ecb, &arg);
+		bufferevent_decref(c->bev);
+		if (!ecb || !arg) {
+			/* evhttp already let it go (it could not set it up). */
+			conn_unlink(a, c);
+			free(c);
+			continue;
+		}
+		c->evcon = arg;
+		evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+		if (bev)
+			c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c);
+		if (c->refuse && c->evcon != spare) {
+			a->st.conn_refused++;
+			conn_close(c);
+		}
+	}
+}
+
+static void on_attach(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conns_attach(arg, NULL);
+}
+
+/* evhttp asks for a new connection's bufferevent: count the connection. */
+static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
+{
+	struct http_api *a = arg;
+	struct conn *c = calloc(1, sizeof(*c));
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!c || !bev) {
+		/* evhttp makes its own: this one goes uncounted (out of memory only). */
+		free(c);
+		if (bev)
+			bufferevent_free(bev);
+		return NULL;
+	}
+	bufferevent_incref(bev);
+	c->a = a;
+	c->bev = bev;
+	c->deadline = mono_now() + a->cfg.request_deadline_s;
+	c->prev = a->conns_tail;
+	if (a->conns_tail)
+		a->conns_tail->next = c;
+	else
+		a->conns = c;
+	a->conns_tail = c;
+	a->nconns++;
+	if (a->nconns > a->max_conns) {
+		/* Full: the oldest connection still waiting for a request makes
+		 * room (a slow or idle one, so slow clients cannot lock others
+		 * out); with none, the new one is closed. */
+		struct conn *o = a->conns;
+		while (o && !conn_idle(o))
+			o = o->next;
+		if (o) {
+			a->st.conn_evicted++;
+			conn_close(o);
+		} else {
+			c->refuse = true;
+		}
+	}
+	event_active(a->attach_ev, EV_TIMEOUT, 1);
+	return bev;
+}
+
+/* Once a second: close connections that missed their request deadline
+ * (evhttp's own timeout restarts with every byte). */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_api *a = arg;
+	double now = mono_now();
+	struct conn *next;
+	for (struct conn *c = a->conns; c; c = next) {
+		next = c->next;
+		if (now >= c->deadline && conn_idle(c)) {
+			a->st.request_timeouts++;
+			conn_close(c);
+		}
+	}
+}
+
+static struct conn *conn_of(struct http_api *a, struct evhttp_connection *evcon)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct conn *c = a->conns; c; c = c->next)
+			if (c->evcon == evcon)
+				return c;
+		conns_attach(a, evcon);
+	}
+	return NULL;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_api *a = arg;
+	evconnlistener_enable(a->lev);
+}
+
+/*
+ * accept() failed (EMFILE, ENFILE, ENOBUFS, ...): the listening socket stays
+ * readable, so without a pause libevent retries at once, forever, at full
+ * CPU. Pause, count, and log at most once per ACCEPT_LOG_S.
+ */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	(void)arg;      /* evhttp's own argument, not ours */
+	int err = EVUTIL_SOCKET_ERROR();
+	struct http_api *a = servers;
+	while (a && a->lev != lev)
+		a = a->next_server;
+	if (!a) {
+		evconnlistener_disable(lev);
+		return;
+	}
+	a->st.accept_errors++;
+	a->accept_unlogged++;
+	evconnlistener_disable(lev);
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	event_add(a->resume_ev, &tv);
+	double now = mono_now();
+	if (a->accept_logged == 0 || now - a->accept_logged >= ACCEPT_LOG_S) {
+		fprintf(stderr, "http: accept: %s (%llu failures since the last report); pausing "
+				"accepts %d ms each time\n",
+			evutil_socket_error_to_string(err), (unsigned long long)a->accept_unlogged,
+			ACCEPT_PAUSE_MS);
+		a->accept_logged = now;
+		a->accept_unlogged = 0;
+	}
+}
+
+/* The connection cap: as configured, and never so high that accepted
+ * connections alone could exhaust the descriptor limit. */
+static size_t conn_cap(size_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		size_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (size_t)rl.rlim_cur - FD_RESERVE
+							  : (size_t)rl.rlim_cur / 2;
+		if (want > fit)
+			want = fit;
+	}
+	return want ? want : 1;
 }
 
 static size_t request_size(struct evhttp_request *req)
@@ -807,20 +1106,39 @@ static void send_reply(struct http_api *a, struct evhttp_request *req,
 	evhttp_send_reply(req, rs->status, NULL, rs->status == 204 ? NULL : body);
 }
 
+static void on_request_serve(struct http_api *a, struct evhttp_request *req, struct conn *conn);
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct http_api *a = arg;
+	struct conn *conn = conn_of(a, evhttp_request_get_connection(req));
+	/* The deadline now runs for the next request on this connection. */
+	if (conn) {
+		conn->deadline = mono_now() + a->cfg.request_deadline_s;
+		conn->ours = true;
+	}
+	on_request_serve(a, req, conn);
+	if (conn)
+		conn->ours = false;
+}
+
+static void on_request_serve(struct http_api *a, struct evhttp_request *req, struct conn *conn)
+{
 	struct http_api_response rs;
 	struct evbuffer *body = evbuffer_new();
 	if (!body) {
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
+	char rl_key[64] = "?";
+	double t0 = mono_now();
 	if (a->rl) {
 		char *host = NULL;
 		ev_uint16_t port = 0;
 		evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
-		if (!http_api_rl_allow(a->rl, host ? host : "?", mono_now())) {
+		if (host)
+			snprintf(rl_key, sizeof(rl_key), "%s", host);
+		if (!http_api_rl_allow(a->rl, rl_key, t0)) {
 			a->st.rate_limited++;
 			memset(&rs, 0, sizeof(rs));
 			reply_error(body, &rs, 429, "rate limited");
@@ -864,7 +1182,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 			struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 			evhttp_add_header(oh, "Access-Control-Allow-Origin", a->cfg.cors_origin);
 		}
-		if (http_sse_accept(a->sse, req, rs.last_event_id) == 0) {
+		if (http_sse_accept(a->sse, req, rs.last_event_id, conn ? on_conn_close : NULL,
+				    conn) == 0) {
+			if (conn)
+				conn->stream = true;
 			count_status(a, 200);
 			evbuffer_free(body);
 			return;
@@ -873,6 +1194,34 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	send_reply(a, req, &rs, body);
 	evbuffer_free(body);
+	/* The limiter charges by work: a request that held the event loop
+	 * longer (a ranking of every identity, a long alert scan) costs one
+	 * token per RL_COST_S started, so one address cannot keep the loop
+	 * busy with cheap-to-ask, expensive-to-answer requests. */
+	if (a->rl) {
+		double spent = mono_now() - t0;
+		if (spent > RL_COST_S)
+			http_api_rl_charge(a->rl, rl_key, t0, ceil(spent / RL_COST_S) - 1);
+	}
+}
+
+/* After evhttp_free (which closed every attached connection). */
+static void conns_free_events(struct http_api *a)
+{
+	while (a->conns) {
+		struct conn *c = a->conns;
+		conn_unlink(a, c);
+		if (!c->evcon)
+			bufferevent_decref(c->bev);
+		free(c);
+	}
+	if (a->attach_ev)
+		event_free(a->attach_ev);
+	if (a->sweep_ev)
+		event_free(a->sweep_ev);
+	if (a->resume_ev)
+		event_free(a->resume_ev);
+	a->attach_ev = a->sweep_ev = a->resume_ev = NULL;
 }
 
 static int read_token(struct http_api *a, char *err, size_t errlen)
@@ -995,12 +1344,28 @@ struct http_api *http_api_new(struct event_base *base, const struct http_api_con
 						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(a->http, on_request, a);
+	evhttp_set_bevcb(a->http, on_new_conn, a);
+	a->max_conns = conn_cap(a->cfg.max_connections ? a->cfg.max_connections : 1024);
+	if (a->cfg.request_deadline_s <= 0)
+		a->cfg.request_deadline_s = 10;
+	a->attach_ev = event_new(base, -1, 0, on_attach, a);
+	a->sweep_ev = event_new(base, -1, EV_PERSIST, on_sweep, a);
+	a->resume_ev = event_new(base, -1, 0, on_resume, a);
+	struct timeval sweep = {1, 0};
+	if (!a->attach_ev || !a->sweep_ev || !a->resume_ev || event_add(a->sweep_ev, &sweep) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out_http;
+	}
 	a->sock = evhttp_bind_socket_with_handle(a->http, host, port);
 	if (!a->sock) {
 		snprintf(err, errlen, "listen %s: %s", a->cfg.listen,
 			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		goto out_http;
 	}
+	a->lev = evhttp_bound_socket_get_listener(a->sock);
+	evconnlistener_set_error_cb(a->lev, on_accept_error);
+	a->next_server = servers;
+	servers = a;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	if (getsockname(evhttp_bound_socket_get_fd(a->sock), (struct sockaddr *)&ss, &sl) == 0) {
@@ -1013,6 +1378,7 @@ struct http_api *http_api_new(struct event_base *base, const struct http_api_con
 
 out_http:
 	evhttp_free(a->http);
+	conns_free_events(a);
 out_sse:
 	http_sse_free(a->sse);
 out_rl:
@@ -1027,11 +1393,17 @@ void http_api_free(struct http_api *a)
 {
 	if (!a)
 		return;
+	for (struct http_api **pp = &servers; *pp; pp = &(*pp)->next_server)
+		if (*pp == a) {
+			*pp = a->next_server;
+			break;
+		}
 	/* The feed first: it detaches its clients from their connections,
 	 * which evhttp_free then closes. */
 	http_sse_free(a->sse);
 	if (a->http)
 		evhttp_free(a->http);
+	conns_free_events(a);
 	http_api_rl_free(a->rl);
 	explicit_bzero(a->token, sizeof(a->token));
 	free(a);

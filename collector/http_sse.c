@@ -9,15 +9,25 @@
  *  - A live client has been sent every entry up to c->last and is sent an
  *    entry only if its id is greater, so catch-up, ring and live fan-out
  *    never duplicate and never skip.
- *  - A pending client (waiting for its Redis catch-up) receives nothing from
- *    the fan-out; when the catch-up ends it gets the ring after c->last.
+ *  - Only a live client receives the fan-out. A resuming client is pending
+ *    (its Redis catch-up is in flight) or paced (its output holds half the
+ *    cap; it continues from c->last, from Redis or the ring, once the
+ *    output drains), so a replay of any length reaches a reading client
+ *    without passing the cap, and costs at most one catch-up chunk of
+ *    formatting per drain.
+ *  - A stream client has nothing to say after its request: bytes it sends
+ *    are not read past a small watermark, and the client is dropped.
  * Redis being away is never fatal: the feed reconnects once a second and
  * continues XREAD from the last id it saw.
  */
+#include <linux/tcp.h>
+#include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -33,8 +43,12 @@
 
 #define FEED_COUNT 512          /* entries per XREAD */
 #define FEED_BLOCK_MS 5000
-#define CATCHUP_COUNT 1000
+#define CATCHUP_COUNT 200      /* entries per catch-up XREAD (re-read after a pause) */
 #define ID_STR_MAX 48
+#define INPUT_WM 512            /* bytes read from a stream client before reading stops */
+#define STALL_BEATS 2           /* heartbeats without progress before a drop */
+
+enum client_state { C_LIVE, C_PENDING, C_PACED };
 
 struct ring_entry {
 	struct http_sse_id id;
@@ -47,10 +61,20 @@ struct client {
 	struct http_sse *s;
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
-	struct http_sse_id last;
+	struct http_sse_id last;        /* every entry up to here has been queued */
 	uint64_t serial;
 	size_t replayed;
-	bool pending;
+	enum client_state state;
+	bool to_ring;           /* after a gap: resume from the ring's oldest entry */
+	bool bad_input, wake;   /* reap / pump it at the next turn of the loop */
+	char addr[64];
+	uint64_t queued;        /* bytes ever queued to it */
+	uint64_t mark;          /* progress at the last heartbeat */
+	int strikes;            /* heartbeats in a row without progress */
+	bool have_mark;
+	struct evbuffer_cb_entry *in_cb, *out_cb;
+	void (*prev_closecb)(struct evhttp_connection *, void *);
+	void *prev_closearg;
 	struct client *prev, *next;
 };
 
@@ -58,7 +82,7 @@ struct http_sse {
 	struct event_base *base;
 	struct redis_addr redis;
 	char key[128];
-	size_t max_clients, backlog, ring_cap, replay_max, buf_max;
+	size_t max_clients, max_per_addr, backlog, ring_cap, replay_max, buf_max;
 	double heartbeat_s;
 
 	redisAsyncContext *feed, *query;
@@ -73,10 +97,11 @@ struct http_sse {
 	size_t nclients;
 	uint64_t next_serial;
 
-	struct event *reconnect_ev, *heartbeat_ev;
+	struct event *reconnect_ev, *heartbeat_ev, *pump_ev, *reap_ev;
 	struct evbuffer *frame, *scratch;
 
-	uint64_t connects, refused, dropped_slow, events_sent, redis_errors, replay_gaps;
+	uint64_t connects, refused, refused_addr, dropped_slow, dropped_input, dropped_stalled;
+	uint64_t events_sent, redis_errors, replay_gaps;
 };
 
 static void feed_connect(struct http_sse *s);
@@ -220,9 +245,26 @@ static void ring_push(struct http_sse *s, const struct http_sse_id *id, const ch
 
 /* ---- clients ---- */
 
+static struct bufferevent *client_bev(const struct client *c)
+{
+	return evhttp_connection_get_bufferevent(c->evcon);
+}
+
+static size_t client_out_len(const struct client *c)
+{
+	struct bufferevent *bev = client_bev(c);
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
 static void client_unlink(struct client *c)
 {
 	struct http_sse *s = c->s;
+	struct bufferevent *bev = client_bev(c);
+	if (bev && c->in_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_input(bev), c->in_cb);
+	if (bev && c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(bev), c->out_cb);
+	c->in_cb = c->out_cb = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -232,33 +274,39 @@ static void client_unlink(struct client *c)
 	s->nclients--;
 }
 
-/* Closes the connection (which frees the request) and forgets the client. */
+/*
+ * Closes the connection (which frees the request) and forgets the client.
+ * The connection's owner gets its close callback back, so it sees the close.
+ */
 static void client_drop(struct client *c)
 {
+	struct evhttp_connection *evcon = c->evcon;
 	client_unlink(c);
-	evhttp_connection_set_closecb(c->evcon, NULL, NULL);
-	evhttp_connection_free(c->evcon);
+	evhttp_connection_set_closecb(evcon, c->prev_closecb, c->prev_closearg);
 	free(c);
+	evhttp_connection_free(evcon);
 }
 
 static void on_client_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct client *c = arg;
-	(void)evcon;
+	void (*cb)(struct evhttp_connection *, void *) = c->prev_closecb;
+	void *cbarg = c->prev_closearg;
 	client_unlink(c);
 	/* On a client's EOF evhttp detaches an unfinished request from its
 	 * connection and leaves it to us: ending it frees it. */
 	if (evhttp_request_get_connection(c->req) == NULL)
 		evhttp_send_reply_end(c->req);
 	free(c);
+	if (cb)
+		cb(evcon, cbarg);
 }
 
 /* Queues bytes to c; false (and c is gone) if c's backlog passed the cap. */
 static bool client_write(struct client *c, const void *p, size_t n)
 {
 	struct http_sse *s = c->s;
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) + n > s->buf_max) {
+	if (client_out_len(c) + n > s->buf_max) {
 		s->dropped_slow++;
 		client_drop(c);
 		return false;
@@ -266,7 +314,14 @@ static bool client_write(struct client *c, const void *p, size_t n)
 	evbuffer_add(s->scratch, p, n);
 	evhttp_send_reply_chunk(c->req, s->scratch);
 	evbuffer_drain(s->scratch, evbuffer_get_length(s->scratch));
+	c->queued += n;
 	return true;
+}
+
+/* Room for more replay: the output holds less than half the cap. */
+static bool client_room(const struct client *c)
+{
+	return client_out_len(c) < c->s->buf_max / 2;
 }
 
 /* Sends e to c if c has not had it. False if c was dropped. */
@@ -281,19 +336,46 @@ static bool client_send_entry(struct client *c, const struct ring_entry *e)
 	if (!client_write(c, evbuffer_pullup(s->frame, -1), n))
 		return false;
 	c->last = e->id;
+	c->to_ring = false;
 	s->events_sent++;
 	return true;
 }
 
-/* Sends the ring entries after c->last and makes c live. */
-static bool client_go_live(struct client *c)
+static void catchup_send(struct client *c);
+
+/*
+ * Moves a resuming client on from c->last: the ring's entries while the
+ * output has room (live once they are all queued), or a Redis catch-up when
+ * the ring no longer reaches back to c->last. Paced when the output is full.
+ */
+static void client_advance(struct client *c)
 {
 	struct http_sse *s = c->s;
-	c->pending = false;
-	for (size_t i = 0; i < s->ring_n; i++)
-		if (!client_send_entry(c, ring_at(s, i)))
-			return false;
-	return true;
+	bool covers = c->to_ring ||
+		      (s->ring_n > 0 && http_sse_id_cmp(&c->last, &ring_at(s, 0)->id) >= 0) ||
+		      (s->ring_n == 0 && s->have_last && http_sse_id_cmp(&c->last, &s->last) >= 0);
+	if (!covers) {
+		if (s->query_up && c->replayed < s->replay_max) {
+			c->state = C_PENDING;
+			catchup_send(c);
+			return;
+		}
+		s->replay_gaps++;
+		c->to_ring = true;
+	}
+	for (size_t i = 0; i < s->ring_n; i++) {
+		const struct ring_entry *e = ring_at(s, i);
+		if (http_sse_id_cmp(&e->id, &c->last) <= 0)
+			continue;
+		if (!client_room(c)) {
+			c->state = C_PACED;
+			return;
+		}
+		if (!client_send_entry(c, e))
+			return;
+	}
+	c->state = C_LIVE;
+	c->to_ring = false;
 }
 
 static struct client *client_by_serial(struct http_sse *s, uint64_t serial)
@@ -303,8 +385,6 @@ static struct client *client_by_serial(struct http_sse *s, uint64_t serial)
 			return c;
 	return NULL;
 }
-
-static void catchup_send(struct client *c);
 
 static void on_catchup(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -318,7 +398,8 @@ static void on_catchup(redisAsyncContext *ac, void *reply, void *priv)
 	const redisReply *r = reply;
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		s->replay_gaps++;
-		client_go_live(c);
+		c->to_ring = true;
+		client_advance(c);
 		return;
 	}
 	const redisReply *ents = xread_entries(r);
@@ -328,19 +409,20 @@ static void on_catchup(redisAsyncContext *ac, void *reply, void *priv)
 		const char *ids;
 		if (!entry_parse(ents->element[i], &e.id, &ids, (const char **)&e.data, &e.len))
 			continue;
+		if (!client_room(c)) {
+			/* The rest is read again from c->last once the output drains. */
+			c->state = C_PACED;
+			return;
+		}
 		snprintf(e.ids, sizeof(e.ids), "%s", ids);
 		if (!client_send_entry(c, &e))
 			return;
+		c->replayed++;
 	}
-	c->replayed += n;
-	if (n == CATCHUP_COUNT) {
-		if (c->replayed < s->replay_max) {
-			catchup_send(c);
-			return;
-		}
-		s->replay_gaps++;
-	}
-	client_go_live(c);
+	/* A short read reached the stream's end: the ring holds the rest. */
+	if (n < CATCHUP_COUNT)
+		c->to_ring = true;
+	client_advance(c);
 }
 
 static void catchup_send(struct client *c)
@@ -353,14 +435,81 @@ static void catchup_send(struct client *c)
 			      "XREAD COUNT %d STREAMS %s %s", CATCHUP_COUNT, s->key,
 			      ids) != REDIS_OK) {
 		s->replay_gaps++;
-		client_go_live(c);
+		c->to_ring = true;
+		client_advance(c);
 	}
 }
 
-int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *last_event_id)
+/* Bytes from a stream client: it is dropped at the next turn of the loop
+ * (not from inside the bufferevent's read). */
+static void on_client_input(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
+	(void)b;
+	struct client *c = arg;
+	if (info->n_added > 0 && !c->bad_input) {
+		c->bad_input = true;
+		event_active(c->s->reap_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/* A paced client's output drained below half the cap: continue it. */
+static void on_client_output(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct client *c = arg;
+	if (c->state == C_PACED && info->n_deleted > 0 && !c->wake &&
+	    evbuffer_get_length(b) < c->s->buf_max / 2) {
+		c->wake = true;
+		event_active(c->s->pump_ev, EV_TIMEOUT, 1);
+	}
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_sse *s = arg;
+	struct client *next;
+	for (struct client *c = s->clients; c; c = next) {
+		next = c->next;
+		if (!c->wake)
+			continue;
+		c->wake = false;
+		if (c->state == C_PACED)
+			client_advance(c);
+	}
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct http_sse *s = arg;
+	struct client *next;
+	for (struct client *c = s->clients; c; c = next) {
+		next = c->next;
+		if (c->bad_input) {
+			s->dropped_input++;
+			client_drop(c);
+		}
+	}
+}
+
+int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *last_event_id,
+		    void (*closecb)(struct evhttp_connection *, void *), void *closearg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	evhttp_connection_get_peer(evcon, &host, &port);
 	if (s->nclients >= s->max_clients) {
 		s->refused++;
+		return -1;
+	}
+	size_t same = 0;
+	for (struct client *o = s->clients; o; o = o->next)
+		same += host && strcmp(o->addr, host) == 0;
+	if (same >= s->max_per_addr) {
+		s->refused_addr++;
 		return -1;
 	}
 	struct client *c = calloc(1, sizeof(*c));
@@ -370,8 +519,11 @@ int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *
 	}
 	c->s = s;
 	c->req = req;
-	c->evcon = evhttp_request_get_connection(req);
+	c->evcon = evcon;
 	c->serial = ++s->next_serial;
+	c->prev_closecb = closecb;
+	c->prev_closearg = closearg;
+	snprintf(c->addr, sizeof(c->addr), "%s", host ? host : "?");
 	c->next = s->clients;
 	if (s->clients)
 		s->clients->prev = c;
@@ -387,11 +539,24 @@ int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *
 	evhttp_send_reply_start(req, 200, "OK");
 	evhttp_connection_set_closecb(c->evcon, on_client_close, c);
 	/* A stream client sends nothing after its request: no read timeout,
-	 * but a write timeout, so one that stops reading is closed. */
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-	struct timeval wt = {60, 0};
-	if (bev)
+	 * and reading stops at a small watermark (evhttp keeps EV_READ on to
+	 * see a close), so a client that uploads cannot grow our memory; it is
+	 * dropped. The write timeout is a backstop behind the heartbeat's
+	 * stall check, which counts what it drops. */
+	struct bufferevent *bev = client_bev(c);
+	if (bev) {
+		struct timeval wt = {(time_t)(3 * s->heartbeat_s) + 10, 0};
 		bufferevent_set_timeouts(bev, NULL, &wt);
+		bufferevent_setwatermark(bev, EV_READ, 0, INPUT_WM);
+		struct evbuffer *in = bufferevent_get_input(bev);
+		c->in_cb = evbuffer_add_cb(in, on_client_input, c);
+		c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_client_output, c);
+		if (evbuffer_get_length(in) > 0) {
+			/* Pipelined after the request. */
+			c->bad_input = true;
+			event_active(s->reap_ev, EV_TIMEOUT, 1);
+		}
+	}
 
 	static const char hello[] = "retry: 2000\n: egresswatch alert stream\n\n";
 	if (!client_write(c, hello, sizeof(hello) - 1))
@@ -400,24 +565,16 @@ int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *
 	struct http_sse_id from;
 	if (last_event_id && *last_event_id && http_sse_id_parse(last_event_id, &from) == 0) {
 		c->last = from;
-		bool ring_covers = s->ring_n > 0 && http_sse_id_cmp(&from, &ring_at(s, 0)->id) >= 0;
-		if (ring_covers || (s->have_last && s->ring_n == 0 &&
-				    http_sse_id_cmp(&from, &s->last) >= 0)) {
-			client_go_live(c);
-		} else if (s->query_up) {
-			c->pending = true;
-			catchup_send(c);
-		} else {
-			s->replay_gaps++;
-			client_go_live(c);
-		}
+		client_advance(c);
 		return 0;
 	}
 	/* A new client: the last few alerts for context, then live ones. */
 	size_t first = s->ring_n > s->backlog ? s->ring_n - s->backlog : 0;
 	if (first > 0)
 		c->last = ring_at(s, first - 1)->id;
-	client_go_live(c);
+	else
+		c->to_ring = true;
+	client_advance(c);
 	return 0;
 }
 
@@ -428,7 +585,7 @@ static void fanout(struct http_sse *s, const struct ring_entry *e)
 	struct client *next;
 	for (struct client *c = s->clients; c; c = next) {
 		next = c->next;
-		if (!c->pending)
+		if (c->state == C_LIVE)
 			client_send_entry(c, e);
 	}
 }
@@ -588,6 +745,39 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		query_connect(s);
 }
 
+/*
+ * True when c had bytes waiting (in our buffer or the kernel's send queue)
+ * and the peer took none of them since the last heartbeat, STALL_BEATS
+ * times in a row. The kernel's buffers absorb a client that never reads
+ * for a long time, so libevent's write timeout alone never fires; what the
+ * peer acknowledged (TCP_INFO; SIOCOUTQ is not in the seccomp allow list)
+ * tells whether it reads at all.
+ */
+static bool client_stalled(struct client *c)
+{
+	struct bufferevent *bev = client_bev(c);
+	if (!bev)
+		return false;
+	size_t out = client_out_len(c);
+	uint64_t waiting = out, progress = c->queued - out;
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+	    tl >= offsetof(struct tcp_info, tcpi_notsent_bytes) + sizeof(ti.tcpi_notsent_bytes)) {
+		waiting += ti.tcpi_notsent_bytes + ti.tcpi_unacked;
+		progress = ti.tcpi_bytes_acked;
+	}
+	if (waiting > 0 && c->have_mark && progress == c->mark)
+		c->strikes++;
+	else
+		c->strikes = 0;
+	c->mark = progress;
+	c->have_mark = true;
+	return c->strikes >= STALL_BEATS;
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -597,6 +787,11 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	struct client *next;
 	for (struct client *c = s->clients; c; c = next) {
 		next = c->next;
+		if (client_stalled(c)) {
+			s->dropped_stalled++;
+			client_drop(c);
+			continue;
+		}
 		client_write(c, hb, sizeof(hb) - 1);
 	}
 }
@@ -611,6 +806,7 @@ struct http_sse *http_sse_new(struct event_base *base, const struct http_api_con
 	s->redis = cfg->redis;
 	snprintf(s->key, sizeof(s->key), "%salerts", cfg->prefix);
 	s->max_clients = cfg->sse_max_clients ? cfg->sse_max_clients : 256;
+	s->max_per_addr = cfg->sse_max_per_addr ? cfg->sse_max_per_addr : 16;
 	s->ring_cap = cfg->sse_ring ? cfg->sse_ring : 1024;
 	if (s->ring_cap > 1000000)
 		s->ring_cap = 1000000;
@@ -624,7 +820,10 @@ struct http_sse *http_sse_new(struct event_base *base, const struct http_api_con
 	s->scratch = evbuffer_new();
 	s->reconnect_ev = event_new(base, -1, EV_PERSIST, on_tick, s);
 	s->heartbeat_ev = event_new(base, -1, EV_PERSIST, on_heartbeat, s);
-	if (!s->ring || !s->frame || !s->scratch || !s->reconnect_ev || !s->heartbeat_ev) {
+	s->pump_ev = event_new(base, -1, 0, on_pump, s);
+	s->reap_ev = event_new(base, -1, 0, on_reap, s);
+	if (!s->ring || !s->frame || !s->scratch || !s->reconnect_ev || !s->heartbeat_ev ||
+	    !s->pump_ev || !s->reap_ev) {
 		http_sse_free(s);
 		goto out_oom;
 	}
@@ -656,6 +855,10 @@ void http_sse_free(struct http_sse *s)
 		event_free(s->reconnect_ev);
 	if (s->heartbeat_ev)
 		event_free(s->heartbeat_ev);
+	if (s->pump_ev)
+		event_free(s->pump_ev);
+	if (s->reap_ev)
+		event_free(s->reap_ev);
 	if (s->frame)
 		evbuffer_free(s->frame);
 	if (s->scratch)
@@ -671,7 +874,10 @@ void http_sse_get_stats(const struct http_sse *s, struct http_api_stats *st)
 	st->sse_clients = s->nclients;
 	st->sse_connects = s->connects;
 	st->sse_refused = s->refused;
+	st->sse_refused_addr = s->refused_addr;
 	st->sse_dropped_slow = s->dropped_slow;
+	st->sse_dropped_input = s->dropped_input;
+	st->sse_dropped_stalled = s->dropped_stalled;
 	st->sse_events_sent = s->events_sent;
 	st->sse_redis_errors = s->redis_errors;
 	st->sse_replay_gaps = s->replay_gaps;

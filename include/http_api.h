@@ -20,7 +20,7 @@
  *   /api/v1/config
  *
  * Errors are JSON, {"error": "what was wrong", "status": 400}: 400 bad or
- * unknown parameter, 401 missing token, 403 wrong token, 404, 405, 413
+ * unknown parameter (a NUL byte, %00, anywhere in the query included), 401 missing token, 403 wrong token, 404, 405, 413
  * request larger than max_request_bytes, 429 rate limited, 503 alert stream
  * unavailable or full. With a token configured, /api/... needs the header
  * "Authorization: Bearer TOKEN" (compared in constant time); the stream
@@ -64,8 +64,9 @@
  *                "sensors": ["gw-eu-1"], "alerts": [alert, ...]}
  * alerts     -> {"alerts": [alert (DESIGN.md "Alert"), ...], "next_cursor": "…"|null}
  *                newest first; since/severity/identity filter (NULL: no filter;
- *                severity means "at least"); cursor is the provider's own
- *                opaque next_cursor from a previous page.
+ *                severity means "at least"); cursor is a next_cursor from a
+ *                previous page: a stream id ("ms-seq" or "ms", each within
+ *                64 bits), anything else is a 400 before the provider runs.
  * sensors    -> {"sensors": [{"sensor": "gw-eu-1", "last_seq": N, "last_report": T,
  *                 "reports": N, "packets_seen": N, "packets_undecoded": N,
  *                 "drops_kernel": N, "drops_iface": N, "spool_dropped": N,
@@ -98,7 +99,13 @@ struct http_api_config {
 	struct redis_addr redis;        /* alert feed; host and path empty: stream answers 503 */
 	char prefix[64];                /* Redis key prefix, default "egress:" */
 	size_t metrics_top_n;           /* passed to provider->metrics; default 20 */
+	size_t max_connections;         /* open HTTP connections; default 1024, never above
+					   RLIMIT_NOFILE - 64; beyond, the oldest idle one or
+					   the new one is closed, counted */
+	double request_deadline_s;      /* a request line and headers arrive within this of
+					   the connection (or the previous request); default 10 */
 	size_t sse_max_clients;         /* more are refused with 503, counted; default 256 */
+	size_t sse_max_per_addr;        /* stream clients per client address; default 16 */
 	size_t sse_backlog;             /* alerts a new client gets first; default 50 */
 	size_t sse_ring;                /* recent alerts kept for catch-up; default 1024 */
 	size_t sse_replay_max;          /* most alerts one Last-Event-ID catch-up sends; default 10000 */
@@ -113,8 +120,13 @@ extern const int http_api_codes[HTTP_API_NCODES];      /* last entry 0: "other" 
 struct http_api_stats {
 	uint64_t requests[HTTP_API_NCODES];     /* by http_api_codes[] */
 	uint64_t rate_limited, too_large, ratelimit_evictions;
+	uint64_t connections;                   /* open now */
+	uint64_t conn_refused, conn_evicted;    /* closed at the connection cap: new, oldest idle */
+	uint64_t request_timeouts;              /* closed for missing the request deadline */
+	uint64_t accept_errors;                 /* accept() failures (e.g. EMFILE), each a pause */
 	uint64_t sse_clients;                   /* connected now */
-	uint64_t sse_connects, sse_refused, sse_dropped_slow, sse_events_sent;
+	uint64_t sse_connects, sse_refused, sse_refused_addr, sse_dropped_slow, sse_events_sent;
+	uint64_t sse_dropped_input, sse_dropped_stalled;
 	uint64_t sse_redis_errors, sse_replay_gaps;
 	bool sse_redis_connected;
 };
@@ -198,13 +210,17 @@ int http_api_parse_time(const char *s, double *out);
 /*
  * Per-client token buckets in a fixed table keyed (with a random per-process
  * key) by the client's address; a full neighbourhood evicts its least recently
- * seen entry, counted.
+ * seen entry, counted. A request costs one token per 2 ms it held the event
+ * loop (at least one).
  */
 struct http_api_rl;
 struct http_api_rl *http_api_rl_new(size_t cap, double rate_per_s, double burst);
 void http_api_rl_free(struct http_api_rl *rl);
 /* True if key may make one more request at time now (seconds, monotonic). */
 bool http_api_rl_allow(struct http_api_rl *rl, const char *key, double now);
+/* Takes tokens more from key (the work its request cost); its bucket may go
+ * into debt down to minus one burst, and refills from there. */
+void http_api_rl_charge(struct http_api_rl *rl, const char *key, double now, double tokens);
 uint64_t http_api_rl_evictions(const struct http_api_rl *rl);
 
 /* The dashboard page (collector/dashboard.c): NUL-terminated HTML. */

@@ -8,8 +8,10 @@
  * a client that reconnects with Last-Event-ID older than the recent-alerts
  * ring gets exactly the entries after that id from Redis, then the ring,
  * then live ones; per-client "last sent id" makes the merge exact (nothing
- * missed, nothing twice). Clients are bounded (refusals counted); a client
- * whose queued output passes the cap is dropped (counted).
+ * missed, nothing twice), and a long replay is paced by the client's reading.
+ * Clients are bounded in all and per address (refusals counted); a client
+ * whose queued output passes the cap, that stops reading for two heartbeats,
+ * or that sends anything after its request is dropped (each counted).
  */
 #ifndef EW_HTTP_SSE_H
 #define EW_HTTP_SSE_H
@@ -39,10 +41,14 @@ void http_sse_free(struct http_sse *s);
 
 /*
  * Takes over req (a GET on the stream, already authorized) and streams to it.
- * last_event_id is a valid id or "". Returns 0, or -1 when the client table
- * is full (counted; the caller answers 503).
+ * last_event_id is a valid id or "". The connection's close callback
+ * (closecb, closearg; closecb may be NULL) is replaced while the client
+ * streams and called, or restored, when its connection closes. Returns 0, or
+ * -1 when the client table or the client's address is full (counted; the
+ * caller answers 503).
  */
-int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *last_event_id);
+int http_sse_accept(struct http_sse *s, struct evhttp_request *req, const char *last_event_id,
+		    void (*closecb)(struct evhttp_connection *, void *), void *closearg);
 
 /* Adds the feed's counters to *st. */
 void http_sse_get_stats(const struct http_sse *s, struct http_api_stats *st);

@@ -7,6 +7,7 @@
  *                [--token-file F] [--rate R] [--burst B] [--max-request N]
  *                [--cors ORIGIN] [--sse-max-clients N] [--sse-buf BYTES]
  *                [--heartbeat S] [--backlog N] [--ring N] [--top-n N]
+ *                [--max-conns N] [--deadline S] [--sse-per-addr N] [--slow-ms N]
  *
  * Prints "port N" on stdout once it listens, runs until SIGTERM or SIGINT,
  * then frees everything (so ASan sees leaks). The provider counts its calls
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -262,9 +264,16 @@ static json_t *fx_config(void *ctx)
 			 "loaded_at", T0, "rules", "burst-1h", "sustained-24h", "new-destination");
 }
 
+/* --slow-ms: how long /metrics holds the event loop (an expensive request). */
+static size_t slow_ms;
+
 static void fx_metrics(void *ctx, struct evbuffer *out, size_t top_n)
 {
 	struct fixture *f = ctx;
+	if (slow_ms) {
+		struct timespec ts = {(time_t)(slow_ms / 1000), (long)(slow_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	evbuffer_add_printf(out,
 			    "# HELP egresswatch_fixture_provider_calls_total Provider callbacks "
 			    "made (not counting metrics).\n"
@@ -290,7 +299,8 @@ static void usage(void)
 	fprintf(stderr, "usage: http_fixture [--listen ADDR] [--redis ADDR] [--prefix P] "
 			"[--token-file F] [--rate R] [--burst B] [--max-request N] [--cors O] "
 			"[--sse-max-clients N] [--sse-buf N] [--heartbeat S] [--backlog N] "
-			"[--ring N] [--top-n N]\n");
+			"[--ring N] [--top-n N] [--max-conns N] [--deadline S] "
+			"[--sse-per-addr N] [--slow-ms N]\n");
 	exit(2);
 }
 
@@ -315,6 +325,8 @@ int main(int argc, char **argv)
 		{"max-request", 1, NULL, 'm'}, {"cors", 1, NULL, 'c'},
 		{"sse-max-clients", 1, NULL, 'C'}, {"sse-buf", 1, NULL, 'b'},
 		{"heartbeat", 1, NULL, 'h'}, {"backlog", 1, NULL, 'k'}, {"top-n", 1, NULL, 'n'}, {"ring", 1, NULL, 'g'},
+		{"max-conns", 1, NULL, 'M'}, {"deadline", 1, NULL, 'D'}, {"sse-per-addr", 1, NULL, 'A'},
+		{"slow-ms", 1, NULL, 'S'},
 		{NULL, 0, NULL, 0}};
 	int o;
 	char err[256];
@@ -364,6 +376,18 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			cfg.sse_ring = num(optarg);
+			break;
+		case 'M':
+			cfg.max_connections = num(optarg);
+			break;
+		case 'D':
+			cfg.request_deadline_s = strtod(optarg, NULL);
+			break;
+		case 'A':
+			cfg.sse_max_per_addr = num(optarg);
+			break;
+		case 'S':
+			slow_ms = num(optarg);
 			break;
 		default:
 			usage();

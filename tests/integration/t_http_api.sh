@@ -137,6 +137,9 @@ bad 400 "/api/v1/alerts?since=1.2.3"
 bad 400 "/api/v1/alerts?severity=urgent"
 bad 400 "/api/v1/alerts?identity=bad%20name"
 bad 400 "/api/v1/alerts?cursor=a%27b"
+bad 400 "/api/v1/alerts?cursor=abc"
+bad 400 "/api/v1/alerts?cursor=99999999999999999999999-1"
+bad 400 "/api/v1/alerts?identity=web-prod%00garbage"
 bad 400 "/api/v1/alerts?limit=0"
 bad 400 "/api/v1/identities/bad%20name"
 bad 400 "/api/v1/identities/a%00b"
@@ -161,7 +164,12 @@ req "$A/api/v1/config" -X POST --data-binary @<(head -c 100000 /dev/zero)
 expect "no rejected request reached the provider" "$calls0" "$(metric egresswatch_fixture_provider_calls_total)"
 req "$A/api/v1/config"
 cmp -s "$TMP/body" "$TMP/config.before" && pass "config unchanged after the rejected writes" || fail "config changed"
-expect "our 413s counted (evhttp answers the 100 kB one itself)" 2 "$(metric egresswatch_http_too_large_total)"
+expect "413s counted, evhttp's own for the 100 kB body too" 3 "$(metric egresswatch_http_too_large_total)"
+# Headers over evhttp's own cap (2 x max-request): evhttp answers in HTML; counted too.
+errs() { curl -s "$A/metrics" | awk '/^egresswatch_http_requests_total\{code="(400|413)"\}/ { n += $2 } END { print n }'; }
+e0=$(errs)
+python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /healthz HTTP/1.1\r\nX: "+b"a"*20000+b"\r\n\r\n"); print(s.recv(64).split(b"\r\n")[0].decode())' "$PORT" >"$TMP/evhttp.status" 2>&1
+expect "evhttp's own error reply ($(cat "$TMP/evhttp.status")) is counted by status" $((e0 + 1)) "$(errs)"
 n405=$(curl -s "$A/metrics" | sed -n 's/^egresswatch_http_requests_total{code="405"} //p')
 expect "405s counted by code" 5 "$n405"
 
@@ -232,6 +240,10 @@ req "$B/api/v1/sensors" -H "Authorization: Bearer ${TOK%?}"
 expect "token prefix: 403" 403 "$CODE"
 req "$B/api/v1/nope"
 expect "unknown /api path without token: 401, not 404" 401 "$CODE"
+req "$B/api/v1/alerts/stream?x=1"
+expect "stream with an unknown parameter, without token: 401, not 400" 401 "$CODE"
+req "$B/api/v1/alerts/stream?x=1&access_token=$TOK"
+expect "and with the token: 400" 400 "$CODE"
 req "$B/api/v1/sensors" -H "Authorization: Bearer $TOK"
 expect "right token: 200" 200 "$CODE"
 req "$B/api/v1/sensors?access_token=$TOK"

@@ -194,14 +194,21 @@ static void test_alerts_filters(void)
 	CHECK_EQ_U64(rec.limit, 100);
 	CHECK(rec.since == 0);
 	CHECK(get("/api/v1/alerts?since=1742380800.5&severity=critical&identity=k8s%2Fns%2Fpod&"
-		  "limit=7&cursor=abc-1:2") == 200);
+		  "limit=7&cursor=1742380800000-2") == 200);
 	CHECK(rec.since == 1742380800.5);
 	CHECK_STREQ(rec.severity, "critical");
 	CHECK_STREQ(rec.identity, "k8s/ns/pod");
-	CHECK_STREQ(rec.cursor, "abc-1:2");
+	CHECK_STREQ(rec.cursor, "1742380800000-2");
 	CHECK_EQ_U64(rec.limit, 7);
 	CHECK(get("/api/v1/alerts?identity=~overflow") == 200);
 	CHECK_STREQ(rec.identity, "~overflow");
+	/* A cursor is a stream id within 64 bits; a decoded NUL is refused,
+	 * never a filter on the value's prefix. */
+	check_rejected("/api/v1/alerts?cursor=abc", 400);
+	check_rejected("/api/v1/alerts?cursor=99999999999999999999999-1", 400);
+	check_rejected("/api/v1/alerts?cursor=1-2-3", 400);
+	check_rejected("/api/v1/alerts?identity=db-1%00garbage", 400);
+	check_rejected("/api/v1/alerts?since=1%000", 400);
 }
 
 static void test_identity_lookup_and_404(void)
@@ -355,6 +362,13 @@ static void test_rate_limiter(void)
 	CHECK(http_api_rl_allow(rl, "10.0.0.1", 100.5));
 	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 100.5));
 	CHECK(http_api_rl_allow(rl, "10.0.0.1", 110.0));
+	/* Charged for work: 2 left, 10 more taken puts it in debt down to -3
+	 * (one burst, not -8): -1 a second later, 1 (one request) at 2 s. */
+	http_api_rl_charge(rl, "10.0.0.1", 110.0, 10);
+	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 111.0));
+	CHECK(http_api_rl_allow(rl, "10.0.0.1", 112.0));
+	CHECK(!http_api_rl_allow(rl, "10.0.0.1", 112.0));
+	CHECK(http_api_rl_allow(rl, "10.0.0.3", 112.0));   /* others unaffected */
 	/* A flood of distinct clients stays in the table's bounds, counted. */
 	char key[32];
 	for (int i = 0; i < 1000; i++) {
