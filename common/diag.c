@@ -7,6 +7,13 @@
 #include "diag.h"
 #include "banned.h"
 
+void diag_printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 void diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
 {
 	if (d->count < DIAG_MAX) {
@@ -19,6 +26,7 @@ void diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, 
 			vsnprintf(m + n, DIAG_MSG_MAX - (size_t)n, fmt, ap);
 			va_end(ap);
 		}
+		diag_printable(m);
 	}
 	d->count++;
 }

@@ -18,7 +18,11 @@ struct diag {
 	unsigned count;         /* all problems seen, kept or not */
 };
 
-/* Records one problem. line 0 means the whole file ("FILE: message"). */
+/* Replaces control bytes in s by '?': messages quote what files and Redis
+ * hold, and an escape sequence must not reach the operator's terminal. */
+void diag_printable(char *s);
+
+/* Records one problem (made printable). line 0 means the whole file ("FILE: message"). */
 void diag_add(struct diag *d, const char *file, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -65,6 +65,7 @@
 #include <jansson.h>
 
 #include "identity_map.h"
+#include "diag.h"
 #include "reporter.h"
 #include "spool.h"
 #include "banned.h"
@@ -145,12 +146,13 @@ static void conn_start(struct reporter *rp);
 static void rlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void rlog(const char *fmt, ...)
 {
+	char line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("egress-sensor: reporter: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	diag_printable(line); /* it quotes the feeder's hash keys */
+	fprintf(stderr, "egress-sensor: reporter: %s\n", line);
 }
 
 /* Log the 1st, 2nd, 4th, 8th... occurrence: a Redis outage or a bad reply

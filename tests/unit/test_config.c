@@ -143,6 +143,15 @@ static void test_ini_strict_lines(void)
 	CHECK_EQ_U64(s.line, 10);
 }
 
+/* A message quotes what a file held: an escape sequence must not reach the
+ * terminal that prints it. */
+static void test_diag_printable(void)
+{
+	struct diag d = {0};
+	diag_add(&d, "ids.conf", 3, "\"%s\" is not a valid identity name", "a\x1b[2J\tb\x7f");
+	CHECK_STREQ(d.msg[0], "ids.conf:3: \"a?[2J?b?\" is not a valid identity name");
+}
+
 static void test_ini_inline_comment(void)
 {
 	struct diag d = {0};
@@ -275,5 +284,6 @@ static void test_sensor_config_errors(void)
 
 TEST_MAIN(test_bytes_units, test_duration_units, test_uint_and_bool, test_format_u64,
 	  test_ini_line_numbers, test_ini_long_line, test_ini_strict_lines, test_ini_inline_comment,
+	  test_diag_printable,
 	  test_sensor_config_values,
 	  test_sensor_config_errors)
