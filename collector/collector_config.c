@@ -233,6 +233,11 @@ static void collector_key(struct loader *L, const char *file, unsigned line, con
 			diag_add(d, file, line, "http_rate: requests per second per client, 0..100000");
 		else
 			c->http_rate = (double)u;
+	} else if (strcmp(name, "http_streams_per_address") == 0) {
+		if (units_parse_uint(value, 4096, &u) != 0 || u == 0)
+			diag_add(d, file, line, "http_streams_per_address: an integer 1..4096");
+		else
+			c->http_streams_per_addr = (size_t)u;
 	} else if (strcmp(name, "metrics_top_n") == 0) {
 		if (units_parse_uint(value, 10000, &u) != 0)
 			diag_add(d, file, line, "metrics_top_n: an integer 0..10000");
@@ -899,6 +904,7 @@ static struct collector_config *load(const char *name, const char *path, const c
 	snprintf(c->consumer, sizeof(c->consumer), "collector-1");
 	snprintf(c->http, sizeof(c->http), "127.0.0.1:8080");
 	c->http_rate = 50;
+	c->http_streams_per_addr = 16;
 	c->metrics_top_n = 20;
 	c->seccomp = true;
 	c->sensor_blind_rate = 0.01;

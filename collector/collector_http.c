@@ -882,6 +882,8 @@ struct collector_http *collector_http_start(struct event_base *base, const char 
 	ac.rate_per_s = cc->http_rate;
 	ac.rate_burst = 2 * cc->http_rate;
 	ac.metrics_top_n = cc->metrics_top_n;
+	if (cc->http_streams_per_addr)
+		ac.sse_max_per_addr = cc->http_streams_per_addr;
 	ac.redis = *view->redis;
 	struct http_provider p = {
 		.ctx = h, .identities = p_identities, .identity = p_identity, .alerts = p_alerts,

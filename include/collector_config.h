@@ -110,6 +110,7 @@ struct collector_config {
 	char http_cors_origin[256];     /* "": no CORS headers */
 	double http_rate;               /* requests/s per client; 0: unlimited */
 	size_t metrics_top_n;           /* per-identity series in /metrics */
+	size_t http_streams_per_addr;   /* alert stream clients per client address */
 	bool seccomp;                   /* load the system call allowlist */
 	double sensor_blind_rate;       /* packets lost per report that raise sensor-blind; 0 off */
 	size_t max_identities;

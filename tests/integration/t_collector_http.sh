@@ -22,6 +22,7 @@ alerts_file = $TMP/alerts.jsonl
 http = 127.0.0.1:0
 http_token_file = $TMP/token
 http_rate = 0
+http_streams_per_address = 3
 metrics_top_n = 2
 sensor_blind_rate = 0.5
 [detect]
@@ -344,6 +345,22 @@ grep -q '^Seccomp:[[:space:]]*2' /proc/$CPID/status && pass "still under the fil
 	fail "Seccomp now: $(grep Seccomp: /proc/$CPID/status)"
 
 [ "$(code "$A/")" = 200 ] && grep -q '<html' "$TMP/body" && pass "the dashboard page is served" || fail "dashboard"
+
+# http_streams_per_address = 3 (the default is 16): with 5 stream clients
+# from 127.0.0.1 (the live one above may still hold a slot) some are refused.
+refused0=$(metric egresswatch_sse_refused_address_total)
+spids=
+for i in 1 2 3 4 5; do
+	curl -sN -m 3 -o /dev/null -w '%{http_code}\n' "$A/api/v1/alerts/stream?access_token=$TOKEN" \
+		>"$TMP/cap.$i" 2>/dev/null &
+	spids="$spids $!"
+done
+wait $spids
+n503=$(cat "$TMP"/cap.[1-5] | grep -c '^503$')
+refused1=$(metric egresswatch_sse_refused_address_total)
+[ "$n503" -ge 2 ] && [ "$((refused1 - refused0))" = "$n503" ] &&
+	pass "http_streams_per_address = 3: $n503 of 5 stream clients from one address refused (503), counted" ||
+	fail "streams per address: $n503 refused, counter ${refused0:-?} -> ${refused1:-?}"
 kill -0 $CPID 2>/dev/null && pass "collector still running after all of it" || fail "collector died: $(tail -n 3 "$TMP/c.log")"
 if grep -q 'Operation not permitted' "$TMP/c.log"; then
 	fail "a call was refused: $(grep 'not permitted' "$TMP/c.log" | head -n 2)"
