@@ -1091,6 +1091,41 @@ static int root_field(struct jp *j, void *vctx, int k)
 	return 0;
 }
 
+/*
+ * Returns the index of an identity named twice in r, or -1. One open-
+ * addressed table of indices over the names' FNV-1a hashes: linear in the
+ * identities, which a report may carry by the hundred thousand.
+ */
+static long duplicate_identity(const struct report *r)
+{
+	if (r->nids < 2)
+		return -1;
+	size_t cap = 2;
+	while (cap < r->nids * 2)
+		cap <<= 1;
+	uint32_t *slot = calloc(cap, sizeof(*slot)); /* index + 1, 0: empty */
+	if (!slot)
+		return -1; /* no memory to check: the engine sums a repeated name */
+	long dup = -1;
+	for (size_t i = 0; i < r->nids && dup < 0; i++) {
+		uint64_t h = 0xcbf29ce484222325ULL;
+		for (const unsigned char *p = (const unsigned char *)r->ids[i].name; *p; p++)
+			h = (h ^ *p) * 0x100000001b3ULL;
+		for (size_t k = (size_t)h & (cap - 1);; k = (k + 1) & (cap - 1)) {
+			if (!slot[k]) {
+				slot[k] = (uint32_t)i + 1;
+				break;
+			}
+			if (strcmp(r->ids[slot[k] - 1].name, r->ids[i].name) == 0) {
+				dup = (long)i;
+				break;
+			}
+		}
+	}
+	free(slot);
+	return dup;
+}
+
 int report_parse(const char *json, size_t len, const struct report_limits *lim_in,
 		 struct report *out, char *err, size_t errlen)
 {
@@ -1135,5 +1170,10 @@ int report_parse(const char *json, size_t len, const struct report_limits *lim_i
 	 * spread over decades it would put its bytes before every window. */
 	if (out->end - out->start > REPORT_SPAN_MAX)
 		return bad(err, errlen, "end: more than two days after start");
+	/* A sensor lists each identity once; twice would feed the detector
+	 * the same interval twice. */
+	long d = duplicate_identity(out);
+	if (d >= 0)
+		return bad(err, errlen, "identities[%ld]: \"%s\" listed twice", d, out->ids[d].name);
 	return 0;
 }

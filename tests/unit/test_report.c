@@ -299,6 +299,30 @@ static void test_long_span_rejected(void)
 	CHECK(parse(doc("1", "\"s\"", "1", "1742380800", "1742553600", "[]", GOOD_STATS), err) == 0);
 }
 
+/* Each identity once a report: a name listed twice would feed the detector
+ * the same interval twice. Many distinct names, none refused. */
+static void test_duplicate_identity(void)
+{
+	char err[256];
+	rejects(doc("1", "\"s\"", "1", "1742380800", "1742380810",
+		    "[" GOOD_ID ",{\"identity\":\"db\",\"out_bytes\":1,\"out_packets\":1,\"in_bytes\":0,"
+		    "\"in_packets\":0,\"destinations\":[]}," GOOD_ID "]", GOOD_STATS),
+		"identities[2]: \"web-prod\" listed twice");
+	static char ids[1 << 15];
+	size_t n = 0;
+	ids[n++] = '[';
+	for (int i = 0; i < 300; i++)
+		n += (size_t)snprintf(ids + n, sizeof(ids) - n,
+				      "%s{\"identity\":\"w%d\",\"out_bytes\":1,\"out_packets\":1,"
+				      "\"in_bytes\":0,\"in_packets\":0,\"destinations\":[]}",
+				      i ? "," : "", i);
+	snprintf(ids + n, sizeof(ids) - n, "]");
+	CHECK(parse(doc("1", "\"s\"", "1", "1742380800", "1742380810", ids, GOOD_STATS), err) == 0);
+	memcpy(strstr(ids, "\"w299\""), "\"w100\"", 6);
+	rejects(doc("1", "\"s\"", "1", "1742380800", "1742380810", ids, GOOD_STATS),
+		"identities[299]: \"w100\" listed twice");
+}
+
 static void test_deep_nesting(void)
 {
 	static char deep[200000];
@@ -510,4 +534,4 @@ static void test_json_bound(void)
 
 TEST_MAIN(test_json_bound, test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
 	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip,
-	  test_long_literals, test_long_span_rejected)
+	  test_long_literals, test_long_span_rejected, test_duplicate_identity)
