@@ -1046,12 +1046,9 @@ bool collector_config_allow_applies(const struct allow_def *a, const char *name)
 
 bool collector_config_allow_match(const struct allow_def *a, const ew_addr *addr)
 {
-	for (size_t i = 0; i < a->nnets; i++) {
-		ew_addr m = *addr;
-		addr_mask(&m, a->plen[i]);
-		if (addr_eq(&m, &a->nets[i]))
+	for (size_t i = 0; i < a->nnets; i++)
+		if (addr_in_prefix(addr, &a->nets[i], a->plen[i]))
 			return true;
-	}
 	return false;
 }
 

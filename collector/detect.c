@@ -600,17 +600,7 @@ static void advance(struct detect_engine *e, struct ident *id, int64_t H)
 
 static bool allow_match(const struct detect_allow *a, const ew_addr *x)
 {
-	unsigned full = a->plen / 8, rest = a->plen % 8;
-	if (full > 16)
-		return false;
-	if (memcmp(a->prefix.b, x->b, full) != 0)
-		return false;
-	if (rest && full < 16) {
-		uint8_t m = (uint8_t)(0xff << (8 - rest));
-		if ((a->prefix.b[full] & m) != (x->b[full] & m))
-			return false;
-	}
-	return true;
+	return a->plen <= 128 && addr_in_prefix(x, &a->prefix, a->plen);
 }
 
 static void fanin_hit(struct detect_engine *e, struct detect_org_dest *od, uint32_t now)

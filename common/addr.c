@@ -44,6 +44,15 @@ void addr_mask(ew_addr *a, unsigned plen)
 	memset(a->b + byte, 0, 16 - byte);
 }
 
+bool addr_in_prefix(const ew_addr *a, const ew_addr *net, unsigned plen)
+{
+	if (plen < 96 && addr_is_v4(a))
+		return false;
+	ew_addr m = *a;
+	addr_mask(&m, plen);
+	return addr_eq(&m, net);
+}
+
 int addr_parse_cidr(const char *s, ew_addr *out, unsigned *plen)
 {
 	char text[ADDR_STRLEN + 1];

@@ -80,4 +80,12 @@ char *addr_put(const ew_addr *a, char *buf);
 /* Clears the bits of a past plen (128-bit space). */
 void addr_mask(ew_addr *a, unsigned plen);
 
+/*
+ * True if a lies in the network net/plen (net's bits past plen clear, plen
+ * in the 128-bit space). An IPv6 network shorter than /96 (::/0) covers
+ * mapped space in the arithmetic, but whoever wrote it meant IPv6
+ * addresses: it covers no IPv4 one. prefix_table follows the same rule.
+ */
+bool addr_in_prefix(const ew_addr *a, const ew_addr *net, unsigned plen);
+
 #endif

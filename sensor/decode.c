@@ -237,19 +237,11 @@ int decode_parse_targets(const char *list, struct decode_opts *o, char *err, siz
 	}
 }
 
-/* True if dst is one of the mirror targets (an IPv6 network shorter than
- * /96 covers no IPv4 address, as in the prefix tables). */
 static bool to_mirror_target(const struct decode_opts *o, const ew_addr *dst)
 {
-	bool v4 = addr_is_v4(dst);
-	for (unsigned i = 0; i < o->ntargets; i++) {
-		ew_addr m = *dst;
-		if (v4 && o->target_plen[i] < 96)
-			continue;
-		addr_mask(&m, o->target_plen[i]);
-		if (addr_eq(&m, &o->target[i]))
+	for (unsigned i = 0; i < o->ntargets; i++)
+		if (addr_in_prefix(dst, &o->target[i], o->target_plen[i]))
 			return true;
-	}
 	return false;
 }
 

@@ -162,6 +162,26 @@ static void test_cidr(void)
 	}
 }
 
+/* One rule for every CIDR match (mirror targets, allowlists, the
+ * detector's): an IPv6 network shorter than /96 covers no IPv4 address. */
+static void test_in_prefix(void)
+{
+	ew_addr net, a;
+	unsigned plen;
+	CHECK(addr_parse_cidr("10.0.0.0/8", &net, &plen) == 0);
+	addr_parse("10.200.1.2", &a);
+	CHECK(addr_in_prefix(&a, &net, plen));
+	addr_parse("11.0.0.1", &a);
+	CHECK(!addr_in_prefix(&a, &net, plen));
+	CHECK(addr_parse_cidr("::/0", &net, &plen) == 0);
+	CHECK(!addr_in_prefix(&a, &net, plen));
+	addr_parse("2001:db8::1", &a);
+	CHECK(addr_in_prefix(&a, &net, plen));
+	CHECK(addr_parse_cidr("::ffff:0:0/96", &net, &plen) == 0); /* IPv4 /0 */
+	addr_parse("11.0.0.1", &a);
+	CHECK(addr_in_prefix(&a, &net, plen));
+}
+
 static void test_mask(void)
 {
 	ew_addr a;
@@ -208,5 +228,5 @@ static void test_seed_random(void)
 }
 
 TEST_MAIN(test_parse_v4_is_mapped, test_from_v4_bytes, test_parse_rejects_garbage, test_format_rfc5952,
-	  test_format_matches_inet_ntop, test_cidr, test_mask, test_siphash13_vectors,
+	  test_format_matches_inet_ntop, test_cidr, test_in_prefix, test_mask, test_siphash13_vectors,
 	  test_seed_random)
