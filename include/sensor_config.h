@@ -32,6 +32,7 @@ struct sensor_config {
 	char user[64];                  /* drop privileges to this user */
 	char chroot_dir[SENSOR_PATH_MAX];
 	bool seccomp;
+	bool libpcap_reader;            /* -r: libpcap reads every record (savefile.h) */
 	/* [limits] */
 	struct agg_limits limits;
 	/* [decode] */

@@ -31,6 +31,7 @@
 #include "redis_addr.h"
 #include "reporter.h"
 #include "sandbox.h"
+#include "savefile.h"
 #include "sensor_config.h"
 #include "summary.h"
 #include "banned.h"
@@ -49,6 +50,7 @@ struct sensor {
 	struct sensor_config cfg;
 	pcap_t *pcap;
 	char *file_buf;                 /* -r: the FILE's read buffer, freed after pcap_close */
+	struct savefile *sf;            /* -r: reads the records instead of libpcap, or NULL */
 	int dlt;
 	int32_t frac_ns;                /* nanoseconds in a unit of tv_usec: 1, or 1000 where a
 					 * device would not give nanoseconds */
@@ -261,7 +263,7 @@ static void show_progress(struct sensor *s, bool final)
 		return;
 	s->last_progress = now;
 	uint64_t n = pipeline_stats(s->pl)->packets_seen;
-	long pos = s->pcap ? ftell(pcap_file(s->pcap)) : 0;
+	long pos = s->sf ? (long)savefile_offset(s->sf) : s->pcap ? ftell(pcap_file(s->pcap)) : 0;
 	double pct = s->file_size > 0 && pos >= 0 ? 100.0 * (double)pos / (double)s->file_size : 0;
 	fprintf(stderr, "\r%llu packets  %.2f Mpps  %5.1f%%%s", (unsigned long long)n,
 		el > 0 ? (double)n / el / 1e6 : 0, final ? 100.0 : pct, final ? "\n" : "");
@@ -277,9 +279,11 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 /* Reads up to cnt frames (-1: all). Returns what pcap_dispatch returned. */
 static int read_some(struct sensor *s, int cnt)
 {
-	int n = pcap_dispatch(s->pcap, cnt, on_packet, (u_char *)s);
+	int n = s->sf ? savefile_dispatch(s->sf, cnt, on_packet, (u_char *)s)
+		      : pcap_dispatch(s->pcap, cnt, on_packet, (u_char *)s);
 	if (n == PCAP_ERROR) {
-		snprintf(s->read_error_buf, sizeof(s->read_error_buf), "%s", pcap_geterr(s->pcap));
+		snprintf(s->read_error_buf, sizeof(s->read_error_buf), "%s",
+			 s->sf ? savefile_error(s->sf) : pcap_geterr(s->pcap));
 		s->read_error = s->read_error_buf;
 		s->eof = true;
 	} else if (n == 0 && s->o.file) {
@@ -583,6 +587,9 @@ int main(int argc, char **argv)
 		struct stat st;
 		if (s.pcap && stat(s.o.file, &st) == 0)
 			s.file_size = st.st_size;
+		/* Standard input may start anywhere in its file: libpcap reads it. */
+		if (s.pcap && !s.cfg.libpcap_reader && strcmp(s.o.file, "-") != 0)
+			s.sf = savefile_open(s.pcap);
 	} else {
 		struct capture_live_opts lo = {
 			.iface = s.o.iface, .snaplen = s.cfg.snaplen, .buffer_size = s.cfg.buffer_size,
@@ -644,6 +651,7 @@ out_close_pcap:
 	reporter_free(s.rp);
 	if (s.base)
 		event_base_free(s.base);
+	savefile_free(s.sf);
 	pcap_close(s.pcap);
 out_free_config:
 	free(s.file_buf);

@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{"sensor", "user", K_USER, F(user), 0, 0},
 	{"sensor", "chroot", K_STR, F(chroot_dir), 0, 0},
 	{"sensor", "seccomp", K_BOOL, F(seccomp), 0, 0},
+	{"sensor", "libpcap_reader", K_BOOL, F(libpcap_reader), 0, 0},
 	{"limits", "max_identities", K_U32, F(limits.max_identities), 16, 10000000},
 	{"limits", "max_pairs", K_U32, F(limits.max_pairs), 16, 100000000},
 	{"limits", "max_flows", K_U32, F(limits.max_flows), 16, 100000000},

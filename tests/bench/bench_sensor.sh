@@ -10,17 +10,22 @@
 #         disk and the page cache hold them comfortably, else 2,000,000
 #         (said so in the output).
 # Both are kept in $BENCH_DIR (build/bench) and reused while their arguments
-# are unchanged. For each: `bare_loop -b` (reading the file through the
-# sensor's stdio buffer, as the sensor does), `egress-sensor -r F --summary`
-# and `bare_loop` (stdio's default buffer), alternating, BENCH_RUNS
+# are unchanged. For each: `bare_loop -b` (libpcap reading the file through
+# a 64 KiB stdio buffer, the baseline the issue names), `egress-sensor -r F
+# --summary` (which reads classic pcap records with its own reader,
+# savefile.h), `bare_loop` (stdio's default buffer), the sensor again with
+# `libpcap_reader = on` and `bare_loop -s` (the sensor's reader),
+# alternating, BENCH_RUNS
 # (default 5) passes each, timed as whole processes with their peak RSS by
 # build/tools/bench/rss_run; the ratio with its target (>= 0.5 header-only,
 # >= 0.8 full-size: PASS or MISS, never a failure) as the median over the
 # passes of each `bare_loop -b` pass's time over the sensor pass run right
 # after it (this shared VM's speed drifts by a third from minute to
 # minute: a ratio of neighbours follows the drift, best against best need
-# not), the best-of ratio and the ratio to the default-buffer loop beside
-# it, and whether the sensor's egress and ingress
+# not), the best-of ratio and, beside it, the ratios that separate the
+# reading from the packet path: the sensor with libpcap reading against
+# the same loop, and the sensor against the loop with the sensor's reader
+# (stated, no targets); and whether the sensor's egress and ingress
 # totals and every source's bytes equal what pcapgen wrote (those are
 # tests: a mismatch fails). Then the agg memory per identity, per
 # identity-destination pair and per flow, from the summary's memory_bytes
@@ -95,6 +100,7 @@ if [ "$FULL_N" = auto ]; then
 	fi
 fi
 
+printf '[sensor]\nlibpcap_reader = on\n' >"$TMP/libpcap_reader.conf"
 gen hdr "$N" --snaplen 128 || { fail "pcapgen hdr"; finish; exit; }
 gen full "$FULL_N" || { fail "pcapgen full"; finish; exit; }
 
@@ -108,7 +114,7 @@ bench() {
 	# Bare, sensor and default-buffer bare passes alternate, so a burst of
 	# load from elsewhere on the machine hits all alike; each pass's times
 	# are kept for the median ratios, and each side's best pass for rates.
-	local bare=0 bare_rss=0 dflt=0 best=0 rss=0 w r bw dw pairs="" dpairs=""
+	local bare=0 bare_rss=0 dflt=0 best=0 rss=0 w r bw dw lw sw pairs="" dpairs="" lpairs="" spairs=""
 	# One pass unmeasured first, so the file is in the page cache for all.
 	"$BARE" -b -r 1 "$f" >/dev/null || { fail "$label: bare_loop"; return; }
 	for _ in $(seq "$RUNS"); do
@@ -136,6 +142,20 @@ bench() {
 		dpairs="$dpairs $dw/$w"
 		r=$(jget "$TMP/dflt.rss" "round($n / d['wall_s'])")
 		[ "$r" -gt "$dflt" ] && dflt=$r
+		# What the sensor's own pcap reader saves, from both sides: the
+		# sensor with libpcap reading every record (against the same bare
+		# loop: the packet path's cost over libpcap's reading), and the bare
+		# loop reading with the sensor's reader (against the sensor: the
+		# packet path's cost over the cheapest reading there is).
+		"$RSS" -o "$TMP/lp.rss" "$SENSOR" -c "$TMP/libpcap_reader.conf" -r "$f" --summary --no-progress \
+			>"$TMP/lp.json" 2>"$TMP/lp.err" || { fail "$label: egress-sensor (libpcap reading) failed"; return; }
+		cmp -s "$TMP/lp.json" "$TMP/s.json" ||
+			{ fail "$label: the summary differs with libpcap reading the records"; return; }
+		lw=$(jget "$TMP/lp.rss" "d['wall_s']")
+		lpairs="$lpairs $bw/$lw"
+		"$RSS" -o "$TMP/own.rss" "$BARE" -s -r 1 "$f" >/dev/null || { fail "$label: bare_loop -s"; return; }
+		sw=$(jget "$TMP/own.rss" "d['wall_s']")
+		spairs="$spairs $sw/$w"
 	done
 	[ "$(jget "$TMP/bare.json" "d['packets']")" = "$n" ] &&
 		[ "$(jget "$TMP/bare.json" "d['wire_bytes']")" = "$(jget "$g" "d['wire_bytes']")" ] &&
@@ -161,10 +181,19 @@ bench() {
 	echo "$label: ratio sensor/bare per pass (bare s / sensor s):$pairs"
 	echo "$label: ratio sensor/bare $rt, median of $RUNS neighbouring passes (target >= $target): $st; best against best $rb"
 	echo "$label: ratio sensor/bare with stdio's default buffer per pass:$dpairs (median $rd)"
+	local rl rs
+	# shellcheck disable=SC2086
+	rl=$(median $lpairs)
+	# shellcheck disable=SC2086
+	rs=$(median $spairs)
+	echo "$label: ratio sensor/bare with libpcap reading the sensor's records (libpcap_reader = on) per pass:$lpairs (median $rl; its summary is the same)"
+	echo "$label: ratio sensor/bare with both reading by the sensor's reader (bare_loop -s) per pass:$spairs (median $rs)"
 	row "$label: egress-sensor packets/s" "$rate"
 	row "$label: ratio sensor / bare loop, same reading (median of $RUNS neighbouring passes)" "$rt" ">= $target" "$st"
 	row "$label: ratio, best pass against best pass" "$rb"
 	row "$label: ratio sensor / bare loop with stdio's default buffer (median; for comparison)" "$rd"
+	row "$label: ratio sensor with libpcap reading its records / bare loop (median; the packet path against libpcap's reading)" "$rl"
+	row "$label: ratio sensor / bare loop, both with the sensor's reader (median; the packet path against the cheapest reading)" "$rs"
 	row "$label: egress-sensor peak RSS" "$rss KiB"
 	# The sensor must count exactly what was written.
 	local chk
@@ -233,17 +262,21 @@ elif ! command -v valgrind >/dev/null; then
 	skip "instructions per packet: valgrind is not installed"
 elif gen hdr1m "$ICOUNT_N" --snaplen 128; then
 	printf '[sensor]\nseccomp = off\n' >"$TMP/icount.conf"
+	printf '[sensor]\nseccomp = off\nlibpcap_reader = on\n' >"$TMP/icount_lp.conf"
 	si=$(icount "$SENSOR" -c "$TMP/icount.conf" -r "$OUT/hdr1m.pcap" --summary --no-progress)
 	bi=$(icount "$BARE" -b -r 1 "$OUT/hdr1m.pcap")
-	if [ -n "$si" ] && [ -n "$bi" ]; then
-		sp=$(python3 -c "print(round($si / $ICOUNT_N))")
-		bp=$(python3 -c "print(round($bi / $ICOUNT_N))")
-		echo "header-only: instructions per packet (callgrind, $ICOUNT_N packets): sensor $sp, bare loop $bp, ratio $(ratio "$bi" "$si")"
-		row "header-only: instructions per packet, sensor (callgrind, $ICOUNT_N packets, summary included)" "$sp"
-		row "header-only: instructions per packet, bare loop (the sensor's read buffer)" "$bp"
+	li=$(icount "$SENSOR" -c "$TMP/icount_lp.conf" -r "$OUT/hdr1m.pcap" --summary --no-progress)
+	oi=$(icount "$BARE" -s -r 1 "$OUT/hdr1m.pcap")
+	if [ -n "$si" ] && [ -n "$bi" ] && [ -n "$li" ] && [ -n "$oi" ]; then
+		per() { python3 -c "print(round($1 / $ICOUNT_N))"; }
+		echo "header-only: instructions per packet (callgrind, $ICOUNT_N packets): sensor $(per "$si"), bare loop $(per "$bi"), ratio $(ratio "$bi" "$si"); sensor with libpcap reading $(per "$li"), bare loop with the sensor's reader $(per "$oi")"
+		row "header-only: instructions per packet, sensor (callgrind, $ICOUNT_N packets, summary included)" "$(per "$si")"
+		row "header-only: instructions per packet, bare loop (the sensor's read buffer)" "$(per "$bi")"
 		row "header-only: ratio of instructions, bare loop / sensor (for comparison)" "$(ratio "$bi" "$si")"
+		row "header-only: instructions per packet, sensor with libpcap reading its records" "$(per "$li")"
+		row "header-only: instructions per packet, bare loop with the sensor's reader (bare_loop -s)" "$(per "$oi")"
 	else
-		fail "instructions per packet: callgrind gave no count (sensor '$si', bare '$bi')"
+		fail "instructions per packet: callgrind gave no count (sensor '$si', bare '$bi', libpcap reading '$li', bare -s '$oi')"
 	fi
 	# The same with an identity map of 100,000 prefixes (/16 to /32 in
 	# 10.0.0.0/8, 5,000 names), as a site runs it: its longest-prefix
