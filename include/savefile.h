@@ -49,6 +49,13 @@ struct savefile *savefile_open(pcap_t *p);
  */
 int savefile_dispatch(struct savefile *f, int cnt, pcap_handler cb, u_char *user);
 
+/*
+ * Hands over only the records prog accepts, as pcap_setfilter makes
+ * pcap_dispatch do (cnt counts the records handed over). prog is the
+ * caller's and must outlive the reader; NULL: every record.
+ */
+void savefile_set_filter(struct savefile *f, const struct bpf_program *prog);
+
 const char *savefile_error(const struct savefile *f);
 
 /* Bytes of the file consumed so far (header included): for progress. */

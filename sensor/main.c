@@ -51,6 +51,7 @@ struct sensor {
 	pcap_t *pcap;
 	char *file_buf;                 /* -r: the FILE's read buffer, freed after pcap_close */
 	struct savefile *sf;            /* -r: reads the records instead of libpcap, or NULL */
+	struct bpf_program file_filter; /* -r: [sensor] filter, compiled for the file's link type */
 	int dlt;
 	int32_t frac_ns;                /* nanoseconds in a unit of tv_usec: 1, or 1000 where a
 					 * device would not give nanoseconds */
@@ -274,6 +275,23 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	struct sensor *s = (struct sensor *)user;
 	pipeline_packet(s->pl, s->dlt, pipeline_ns(h->ts.tv_sec, (int64_t)h->ts.tv_usec * s->frac_ns),
 			bytes, h->caplen, h->len);
+}
+
+/* A capture file gets the configured BPF filter too, alone: the Redis
+ * exclusion is for the live interface the sensor reports through. */
+static int filter_file(struct sensor *s, char *err, size_t errlen)
+{
+	if (pcap_compile(s->pcap, &s->file_filter, s->cfg.filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "[sensor] filter: %s", pcap_geterr(s->pcap));
+		return -1;
+	}
+	if (s->sf) {
+		savefile_set_filter(s->sf, &s->file_filter);
+	} else if (pcap_setfilter(s->pcap, &s->file_filter) < 0) {
+		snprintf(err, errlen, "[sensor] filter: %s", pcap_geterr(s->pcap));
+		return -1;
+	}
+	return 0;
 }
 
 /* Reads up to cnt frames (-1: all). Returns what pcap_dispatch returned. */
@@ -610,6 +628,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "egress-sensor: warning: link type %d (%s) is not decoded; "
 				"its packets count as undecoded\n",
 			s.dlt, pcap_datalink_val_to_name(s.dlt) ? pcap_datalink_val_to_name(s.dlt) : "?");
+	if (s.o.file && s.cfg.filter[0] && filter_file(&s, err, sizeof(err))) {
+		fprintf(stderr, "egress-sensor: %s: %s\n", s.o.file, err);
+		rc = 2;
+		goto out_close_pcap;
+	}
 
 	if (!s.o.summary && open_reporter(&s, &ra))
 		goto out_close_pcap;
@@ -652,6 +675,7 @@ out_close_pcap:
 	if (s.base)
 		event_base_free(s.base);
 	savefile_free(s.sf);
+	pcap_freecode(&s.file_filter);
 	pcap_close(s.pcap);
 out_free_config:
 	free(s.file_buf);

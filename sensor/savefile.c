@@ -35,8 +35,9 @@ struct savefile {
 	bool scale_up; /* a microsecond file: libpcap scales to ns */
 	bool eof;
 	uint32_t snapshot;
-	uint64_t file_pos; /* file offset of buf[len] */
-	size_t at, len;	   /* unread bytes: buf[at, len) */
+	const struct bpf_program *filter; /* or NULL */
+	uint64_t file_pos;		  /* file offset of buf[len] */
+	size_t at, len;			  /* unread bytes: buf[at, len) */
 	char err[PCAP_ERRBUF_SIZE];
 	unsigned char *buf;
 };
@@ -117,6 +118,11 @@ void savefile_free(struct savefile *f)
 		return;
 	free(f->buf);
 	free(f);
+}
+
+void savefile_set_filter(struct savefile *f, const struct bpf_program *prog)
+{
+	f->filter = prog;
 }
 
 const char *savefile_error(const struct savefile *f)
@@ -216,7 +222,7 @@ int savefile_dispatch(struct savefile *f, int cnt, pcap_handler cb, u_char *user
 		h.len = get32(r + 12, f->swapped);
 		if (f->scale_up)
 			h.ts.tv_usec *= 1000;
-		if (f->len - f->at < REC_HDR + (size_t)h.caplen || h.caplen > SAVEFILE_MAX_CAPLEN) {
+		if (have < REC_HDR + (size_t)h.caplen || h.caplen > SAVEFILE_MAX_CAPLEN) {
 			if (check_record(f, h.caplen))
 				return PCAP_ERROR;
 		}
@@ -224,6 +230,8 @@ int savefile_dispatch(struct savefile *f, int cnt, pcap_handler cb, u_char *user
 		f->at += REC_HDR + (size_t)h.caplen;
 		if (h.caplen > f->snapshot)
 			h.caplen = f->snapshot;
+		if (f->filter && !pcap_offline_filter(f->filter, &h, data))
+			continue;
 		cb(user, &h, data);
 		n++;
 	}

@@ -7,7 +7,9 @@
  *
  * The file is opened twice, by path, so the two readers have their own
  * file offsets. The own reader hands records over step at a time (<= 0:
- * all in one call), as the sensor's reading loop does with 65,536.
+ * all in one call), as the sensor's reading loop does with 65,536. With a
+ * filter expression, each reader gets it as the sensor gives it
+ * (pcap_setfilter; savefile_set_filter).
  */
 #ifndef EW_SAVEFILE_DIFF_H
 #define EW_SAVEFILE_DIFF_H
@@ -15,15 +17,17 @@
 #include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "savefile.h"
 
 enum sfd_result {
-	SFD_SAME,	  /* every record and the ending agree */
-	SFD_LIBPCAP_ONLY, /* the own reader does not take this file */
-	SFD_UNOPENED,	  /* libpcap refuses the file (both times alike) */
-	SFD_DIFFERENT,	  /* why says where */
+	SFD_SAME,	    /* every record and the ending agree */
+	SFD_LIBPCAP_ONLY,   /* the own reader does not take this file */
+	SFD_UNOPENED,	    /* libpcap refuses the file (both times alike) */
+	SFD_FILTER_REFUSED, /* the filter does not compile for its link type */
+	SFD_DIFFERENT,	    /* why says where */
 };
 
 struct sfd_ctx {
@@ -62,8 +66,8 @@ static void sfd_compare(u_char *user, const struct pcap_pkthdr *h, const u_char 
 }
 
 /* Compares the two readings of path; *records is how many agreed. */
-static inline enum sfd_result savefile_diff(const char *path, int step, unsigned long *records,
-					    char *why, size_t whylen)
+static inline enum sfd_result savefile_diff(const char *path, int step, const char *filter,
+					    unsigned long *records, char *why, size_t whylen)
 {
 	char e1[PCAP_ERRBUF_SIZE] = "", e2[PCAP_ERRBUF_SIZE] = "";
 	enum sfd_result res = SFD_SAME;
@@ -82,6 +86,19 @@ static inline enum sfd_result savefile_diff(const char *path, int step, unsigned
 	if (!sf) {
 		res = SFD_LIBPCAP_ONLY;
 		goto out;
+	}
+	struct bpf_program lprog = {0}, oprog = {0};
+	if (filter) {
+		int lc = pcap_compile(lib, &lprog, filter, 1, PCAP_NETMASK_UNKNOWN);
+		int oc = pcap_compile(own, &oprog, filter, 1, PCAP_NETMASK_UNKNOWN);
+		if (lc < 0 || oc < 0) {
+			res = SFD_FILTER_REFUSED;
+			snprintf(why, whylen, "%s", pcap_geterr(lc < 0 ? lib : own));
+			goto out_free_filter;
+		}
+		if (pcap_setfilter(lib, &lprog) < 0)
+			abort();
+		savefile_set_filter(sf, &oprog);
 	}
 	for (;;) {
 		int rc = savefile_dispatch(sf, step, sfd_compare, (u_char *)&c);
@@ -114,6 +131,9 @@ static inline enum sfd_result savefile_diff(const char *path, int step, unsigned
 		}
 		break;
 	}
+out_free_filter:
+	pcap_freecode(&lprog);
+	pcap_freecode(&oprog);
 out:
 	*records = c.records;
 	savefile_free(sf);

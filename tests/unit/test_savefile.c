@@ -87,7 +87,7 @@ static unsigned long same_at_every_step(void)
 	unsigned long n = 0, first = 0;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		char why[512];
-		enum sfd_result r = savefile_diff(path, steps[i], &n, why, sizeof(why));
+		enum sfd_result r = savefile_diff(path, steps[i], NULL, &n, why, sizeof(why));
 		if (r != SFD_SAME)
 			fprintf(stderr, "%s, step %d: %s\n", path, steps[i], why);
 		CHECK(r == SFD_SAME);
@@ -104,7 +104,7 @@ static const char *ending(void)
 {
 	static char why[512];
 	unsigned long n;
-	CHECK(savefile_diff(path, 65536, &n, why, sizeof(why)) == SFD_SAME);
+	CHECK(savefile_diff(path, 65536, NULL, &n, why, sizeof(why)) == SFD_SAME);
 	return why;
 }
 
@@ -221,6 +221,54 @@ static void test_bad_endings(void)
 	}
 }
 
+/* An Ethernet frame of IPv4 protocol proto (0: ARP), padded to 60 bytes. */
+static void frame(struct w *w, uint32_t sec, uint8_t proto)
+{
+	unsigned char f[60] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, proto ? 0 : 6};
+	if (proto) {
+		f[14] = 0x45;
+		f[17] = 46; /* total length */
+		f[22] = 64; /* ttl */
+		f[23] = proto;
+		memcpy(f + 26, "\x0a\x00\x00\x01\xc6\x33\x64\x07", 8);
+	}
+	put32(w, sec);
+	put32(w, 0);
+	put32(w, sizeof(f));
+	put32(w, sizeof(f));
+	fwrite(f, 1, sizeof(f), w->f);
+}
+
+/* A filter hands over the records libpcap's would, and only those. */
+static void test_filter(void)
+{
+	static const uint8_t protos[] = {17, 6, 0, 17, 1, 17, 6};
+	for (int be = 0; be < 2; be++) {
+		struct w w = start("filter.pcap", be, 0xa1b2c3d4, 2, 4, 65535, 1);
+		unsigned udp = 0;
+		for (uint32_t i = 0; i < 7000; i++) {
+			frame(&w, i, protos[i % 7]);
+			udp += protos[i % 7] == 17;
+		}
+		fclose(w.f);
+		static const int steps[] = {1, 5, -1};
+		for (size_t i = 0; i < 3; i++) {
+			char why[512];
+			unsigned long n;
+			enum sfd_result r =
+			    savefile_diff(path, steps[i], "udp", &n, why, sizeof(why));
+			if (r != SFD_SAME)
+				fprintf(stderr, "filter, step %d: %s\n", steps[i], why);
+			CHECK(r == SFD_SAME);
+			CHECK_EQ_U64(n, udp);
+			CHECK(savefile_diff(path, steps[i], "not ip", &n, why, sizeof(why)) ==
+			      SFD_SAME);
+			CHECK_EQ_U64(n, 1000);
+		}
+		CHECK_EQ_U64(same_at_every_step(), 7000);
+	}
+}
+
 static void count_records(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	(void)h;
@@ -276,7 +324,8 @@ static void test_takes_only_plain_files(void)
 		} else {
 			char why[512];
 			unsigned long n;
-			CHECK(savefile_diff(path, 1, &n, why, sizeof(why)) == SFD_LIBPCAP_ONLY);
+			CHECK(savefile_diff(path, 1, NULL, &n, why, sizeof(why)) ==
+			      SFD_LIBPCAP_ONLY);
 		}
 	}
 	/* Not a regular file: a pipe. */
@@ -345,5 +394,5 @@ static void test_setup(void)
 	atexit(cleanup);
 }
 
-TEST_MAIN(test_setup, test_records_alike, test_block_edges, test_time_stamps, test_bad_endings,
-	  test_takes_only_plain_files, test_offset)
+TEST_MAIN(test_setup, test_records_alike, test_block_edges, test_filter, test_time_stamps,
+	  test_bad_endings, test_takes_only_plain_files, test_offset)
