@@ -55,14 +55,20 @@ static void lit(struct jw *w, const char *s)
 	out(w, s, strlen(s));
 }
 
-/* A line break and the indent of the current depth. */
+/* A line break and the indent of the current depth, in one copy while the
+ * indent fits the literal (it always does: the summary nests 4 deep). */
 static void newline(struct jw *w)
 {
-	static const char spaces[] = "                                ";
+	static const char nl[] = "\n                                ";
+	unsigned n = 2 * w->depth;
+	if (n < sizeof(nl) - 1) {
+		out(w, nl, n + 1);
+		return;
+	}
 	ch(w, '\n');
-	for (unsigned n = 2 * w->depth; n;) {
-		unsigned k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-		out(w, spaces, k);
+	for (; n;) {
+		unsigned k = n < sizeof(nl) - 2 ? n : sizeof(nl) - 2;
+		out(w, nl + 1, k);
 		n -= k;
 	}
 }
@@ -116,9 +122,18 @@ static const char *short_escape(unsigned char c)
 static void str(struct jw *w, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	bool utf8 = utf8_valid((const unsigned char *)s);
 	item(w);
 	ch(w, '"');
+	/* Most strings (addresses, names) are printable ASCII: one copy. */
+	size_t plain = 0;
+	while (s[plain] >= 0x20 && s[plain] < 0x7f && s[plain] != '"' && s[plain] != '\\')
+		plain++;
+	if (!s[plain]) {
+		out(w, s, plain);
+		ch(w, '"');
+		return;
+	}
+	bool utf8 = utf8_valid((const unsigned char *)s);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		/* A run that needs no escape goes in one copy. */
 		size_t run = 0;
