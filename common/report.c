@@ -311,6 +311,26 @@ size_t report_fit(struct report *r, size_t max_bytes)
 	return n - keep;
 }
 
+double report_head_end(const char *json, size_t len)
+{
+	static const char start[] = "\"start\":", key[] = ",\"end\":";
+	const char *lim = json + (len < 1024 ? len : 1024);
+	const char *p = memmem(json, (size_t)(lim - json), start, sizeof(start) - 1);
+	p = p ? memmem(p, (size_t)(lim - p), key, sizeof(key) - 1) : NULL;
+	if (!p)
+		return 0;
+	p += sizeof(key) - 1;
+	char num[64];
+	size_t n = 0;
+	while (n < sizeof(num) - 1 && p + n < lim && p[n] && strchr("0123456789.eE+-", p[n]))
+		n++;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	char *end;
+	double v = strtod(num, &end);
+	return end == num || *end || !isfinite(v) ? 0 : v;
+}
+
 char *report_to_json(const struct report *r)
 {
 	struct sbuf b = {0};

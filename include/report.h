@@ -85,6 +85,14 @@ size_t report_json_bound(const struct report *r);
 char *report_to_json(const struct report *r);
 
 /*
+ * The "end" of a report report_to_json wrote, read from the text's first
+ * KiB, where the writer puts it (after "seq" and "start", before the
+ * identities): the sensor's heartbeat takes it from each spooled report
+ * sent, which may be 64 MiB long. 0 when the head does not hold it.
+ */
+double report_head_end(const char *json, size_t len);
+
+/*
  * Parses and validates len bytes of JSON into *out (caller releases with
  * report_release, also after failure). Returns 0, or -1 with a one-line
  * reason in err ("identities[3].out_bytes: not a non-negative integer").

@@ -62,7 +62,6 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <jansson.h>
 
 #include "identity_map.h"
 #include "diag.h"
@@ -352,14 +351,6 @@ static void queue_make_room(struct reporter *rp)
 	queue_pop_front(rp);
 }
 
-/* Reads "end" from a spooled report for the heartbeat; 0 if it can't. */
-static double json_end(const void *data, size_t len)
-{
-	json_t *j = json_loadb(data, len, 0, NULL);
-	double end = j ? json_number_value(json_object_get(j, "end")) : 0;
-	json_decref(j);
-	return end;
-}
 
 /* Redis has report seq: take it off whichever holds the oldest. */
 static void acked(struct reporter *rp, uint64_t seq)
@@ -371,7 +362,7 @@ static void acked(struct reporter *rp, uint64_t seq)
 	rp->last_seq = seq;
 	if (spool_count(rp->spool)) {
 		if (spool_front(rp->spool, &key, &data, &len) == 0 && key == seq) {
-			rp->last_end = json_end(data, len);
+			rp->last_end = report_head_end(data, len);
 			spool_pop(rp->spool);
 		}
 	} else if (rp->qlen && rp->q[rp->qhead].seq == seq) {

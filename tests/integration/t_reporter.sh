@@ -165,8 +165,13 @@ kill -9 $CPID; wait $CPID 2>/dev/null
 nseg=$(ls "$TMP/spool-c" | grep -c '^seg-')
 redis_aof || fail "redis (aof) restart"
 "$RD" --redis "unix:$REDIS_SOCK" --sensor gw-c --spool "$TMP/spool-c" --count 5 --first 31 \
-	--pace 0.01 >"$TMP/c2.out" 2>"$TMP/c2.err"; rc=$?
+	--pace 0.01 --heartbeat 0.1 --duration 1.5 >"$TMP/c2.out" 2>"$TMP/c2.err"; rc=$?
 out=$(check_stream gw-c 1 35)
+# Everything went through the spool, so the heartbeat's end of the last
+# report sent is read from the spooled text (report 35 ends at +350 s).
+hb=$(rcli HMGET egress:sensor:gw-c last_report_seq last_report_end | tr '\n' ' ')
+[ "$hb" = "35 1742381150.000000 " ] && pass "heartbeat after a spool drain: last_report_seq 35 and its end" ||
+	fail "heartbeat after a spool drain: '$hb'"
 if [ $rc -eq 0 ] && [ "$out" = ok ] && [ "$nseg" -ge 1 ] && grep -q '^submit seq=31 index=31' "$TMP/c2.out" &&
 	[ -z "$(ls "$TMP/spool-c" | grep '^seg-')" ]; then
 	pass "SIGKILL while redis down: spooled reports sent after restart, seq 1..35 once each, spool emptied"

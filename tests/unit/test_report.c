@@ -433,6 +433,36 @@ static void make_many(struct report *r, size_t n)
 	}
 }
 
+/* report_head_end finds the end in the writer's head, whatever follows:
+ * a long report, its head alone, a longest sensor id; 0 without it. */
+static void test_head_end(void)
+{
+	struct report r;
+	make_many(&r, 20000);
+	memset(r.sensor, 'g', sizeof(r.sensor) - 1);
+	r.sensor[sizeof(r.sensor) - 1] = '\0';
+	r.seq = UINT64_MAX;
+	r.start = 1742380800.25;
+	r.end = 1742380810.125;
+	char *json = report_to_json(&r);
+	CHECK(json != NULL && strlen(json) > 1000000);
+	if (json) {
+		CHECK(report_head_end(json, strlen(json)) == 1742380810.125);
+		char *e = strstr(json, "\"identities\"");
+		CHECK(e && report_head_end(json, (size_t)(e - json)) == 1742380810.125);
+		/* cut inside the key, or before the number: not there */
+		char *n = strstr(json, ",\"end\":");
+		CHECK(n && report_head_end(json, (size_t)(n - json) + 3) == 0);
+		CHECK(report_head_end(json, (size_t)(n - json) + 7) == 0);
+	}
+	free(json);
+	report_release(&r);
+	CHECK(report_head_end("{\"end\":5}", 10) == 0);           /* no start before it */
+	CHECK(report_head_end("{\"start\":1,\"end\":x}", 20) == 0);
+	CHECK(report_head_end("{\"start\":1,\"end\":1e999,", 24) == 0);
+	CHECK(report_head_end("", 0) == 0);
+}
+
 static void test_fit(void)
 {
 	struct report r;
@@ -532,6 +562,6 @@ static void test_json_bound(void)
 	report_release(&r);
 }
 
-TEST_MAIN(test_json_bound, test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
+TEST_MAIN(test_json_bound, test_head_end, test_fit, test_parse_every_field, test_optional_fields, test_missing_fields, test_bad_types,
 	  test_bad_json, test_huge_numbers, test_deep_nesting, test_limits, test_round_trip,
 	  test_long_literals, test_long_span_rejected, test_duplicate_identity)
