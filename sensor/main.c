@@ -299,7 +299,7 @@ static int read_some(struct sensor *s, int cnt)
 {
 	int n = s->sf ? savefile_dispatch(s->sf, cnt, on_packet, (u_char *)s)
 		      : pcap_dispatch(s->pcap, cnt, on_packet, (u_char *)s);
-	if (n == PCAP_ERROR) {
+	if (n < 0) { /* PCAP_ERROR; nothing breaks the loop, so no other */
 		snprintf(s->read_error_buf, sizeof(s->read_error_buf), "%s",
 			 s->sf ? savefile_error(s->sf) : pcap_geterr(s->pcap));
 		s->read_error = s->read_error_buf;

@@ -108,6 +108,11 @@ static inline enum sfd_result savefile_diff(const char *path, int step, const ch
 		}
 		if (rc > 0)
 			continue;
+		if (rc != 0 && rc != PCAP_ERROR) {
+			snprintf(why, whylen, "the own reader returned %d", rc);
+			res = SFD_DIFFERENT;
+			break;
+		}
 		struct pcap_pkthdr *lh;
 		const u_char *lb;
 		int lrc = pcap_next_ex(lib, &lh, &lb);

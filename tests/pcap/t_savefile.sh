@@ -69,6 +69,19 @@ for f in "$PCAPS"/corpus/real/* "$PCAPS"/corpus/malformed/*; do
 	pass "$n: ${out#"$f": } (summary alike; filter tcp: ${seen:-no summary} packets)"
 done
 echo "read by the sensor's own reader: $own files; left to libpcap: $lib_only"
+# The sensor really reads with its own reader (the comparisons above would
+# pass as well if it never did): its preads, on the corpus's largest
+# classic pcap file, and none with libpcap reading.
+big=$(ls -S "$PCAPS"/corpus/real/*.pcap | head -n 1)
+if command -v strace >/dev/null; then
+	strace -f -qq -P "$big" -e trace=pread64 -o "$TMP/own.trace" "$S" -c "$TMP/own.conf" -r "$big" --summary --no-progress >/dev/null 2>&1
+	strace -f -qq -P "$big" -e trace=pread64 -o "$TMP/lp.trace" "$S" -c "$TMP/lp.conf" -r "$big" --summary --no-progress >/dev/null 2>&1
+	po=$(grep -c 'pread64(' "$TMP/own.trace") pl=$(grep -c 'pread64(' "$TMP/lp.trace")
+	[ "$po" -ge 2 ] && [ "$pl" = 0 ] && pass "the sensor reads $(basename "$big") with $po preads, and with none when libpcap_reader = on" ||
+		fail "the sensor's reads of $(basename "$big"): $po preads by default, $pl with libpcap_reader = on"
+else
+	skip "which reader the sensor uses: strace is not installed"
+fi
 # The corpus exercises the own reader; it must have taken most of it.
 [ "$own" -ge 100 ] && pass "the own reader read $own files of the corpus" ||
 	fail "the own reader read only $own files of the corpus"

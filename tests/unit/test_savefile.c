@@ -116,7 +116,7 @@ static void test_records_alike(void)
 	static const uint32_t magics[] = {0xa1b2c3d4, 0xa1b23c4d};
 	for (int be = 0; be < 2; be++)
 		for (int m = 0; m < 2; m++) {
-			uint32_t snap = m ? 65535 : 1500;
+			uint32_t snap = m ? SAVEFILE_MAX_CAPLEN : 1500; /* the largest whole */
 			struct w w = start("alike.pcap", be, magics[m], 2, 4, snap, 1);
 			unsigned want = 3000;
 			for (unsigned i = 0; i < want; i++) {
@@ -267,6 +267,24 @@ static void test_filter(void)
 		}
 		CHECK_EQ_U64(same_at_every_step(), 7000);
 	}
+	/* The filter sees the record as cut to the snapshot length: a test of
+	 * a byte past it fails, whatever the file holds there. */
+	struct w w = start("filter_cut.pcap", 0, 0xa1b2c3d4, 2, 4, 60, 1);
+	for (uint32_t i = 0; i < 3; i++) {
+		put32(&w, i);
+		put32(&w, 0);
+		put32(&w, 100);
+		put32(&w, 100);
+		for (int b = 0; b < 100; b++)
+			fputc(0x55, w.f);
+	}
+	fclose(w.f);
+	char why[512];
+	unsigned long n = 9;
+	CHECK(savefile_diff(path, 65536, "ether[80] = 0x55", &n, why, sizeof(why)) == SFD_SAME);
+	CHECK_EQ_U64(n, 0);
+	CHECK(savefile_diff(path, 65536, "ether[50] = 0x55", &n, why, sizeof(why)) == SFD_SAME);
+	CHECK_EQ_U64(n, 3);
 }
 
 static void count_records(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -303,8 +321,17 @@ static void test_takes_only_plain_files(void)
 	    {0, 0xa1b2c3d4, 2, 4, 113, 1}, /* Linux SLL in this host's order */
 	    {1, 0xa1b2c3d4, 2, 4, 113, 0}, /* swapped: libpcap rewrites it */
 	    {1, 0xa1b2c3d4, 2, 4, 276, 0}, /* SLL2, likewise */
+	    {0, 0xa1b2c3d4, 2, 4, 276, 1},
+	    {1, 0xa1b2c3d4, 2, 4, 117, 0}, /* PFLOG, NFLOG, USB: swapped, rewritten */
+	    {0, 0xa1b2c3d4, 2, 4, 117, 1},
+	    {1, 0xa1b2c3d4, 2, 4, 239, 0},
+	    {0, 0xa1b2c3d4, 2, 4, 239, 1},
+	    {1, 0xa1b2c3d4, 2, 4, 189, 0},
+	    {0, 0xa1b2c3d4, 2, 4, 189, 1},
 	    {0, 0xa1b2c3d4, 2, 4, 220, 0}, /* USB mmapped: always rewritten */
-	    {0, 0xa1b2c3d4, 2, 4, 231, 0}, /* D-Bus: records up to 128 MiB */
+	    {0, 0xa1b2c3d4, 2, 4, 231, 0}, /* D-Bus, EBHSCR, USBPCAP: records past 256 KiB */
+	    {0, 0xa1b2c3d4, 2, 4, 279, 0},
+	    {0, 0xa1b2c3d4, 2, 4, 249, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct w w = start("which.pcap", cases[i].be, cases[i].magic, cases[i].major,
