@@ -16,7 +16,10 @@
  * and bytes, caplen cut to the snapshot length, the same error text for a
  * truncated or oversized record), so the sensor cannot tell them apart.
  * tests/unit/test_savefile.c and fuzz_savefile compare the two record by
- * record. Everything else stays with libpcap: pcapng, pcap versions other
+ * record. One difference remains: on a read error (EIO) the records handed
+ * over before it may be more or fewer than libpcap's, whose stdio reads
+ * ahead by other amounts; both end with the same error. Everything else
+ * stays with libpcap: pcapng, pcap versions other
  * than 2.4, the Kuznetzov format, link types whose pseudo-headers libpcap
  * rewrites, and anything that is not a regular file (a pipe, standard
  * input).
