@@ -18,11 +18,12 @@
  * tests/unit/test_savefile.c and fuzz_savefile compare the two record by
  * record. One difference remains: on a read error (EIO) the records handed
  * over before it may be more or fewer than libpcap's, whose stdio reads
- * ahead by other amounts; both end with the same error. Everything else
- * stays with libpcap: pcapng, pcap versions other
- * than 2.4, the Kuznetzov format, link types whose pseudo-headers libpcap
- * rewrites, and anything that is not a regular file (a pipe, standard
- * input).
+ * ahead by other amounts; both end with the same error.
+ *
+ * The files it does not take stay with libpcap: pcapng, pcap versions
+ * other than 2.4, the Kuznetzov format, link types whose pseudo-headers
+ * libpcap rewrites, and anything that is not a regular file (a pipe,
+ * standard input).
  */
 #ifndef EW_SAVEFILE_H
 #define EW_SAVEFILE_H
