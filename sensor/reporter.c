@@ -351,7 +351,6 @@ static void queue_make_room(struct reporter *rp)
 	queue_pop_front(rp);
 }
 
-
 /* Redis has report seq: take it off whichever holds the oldest. */
 static void acked(struct reporter *rp, uint64_t seq)
 {

@@ -55,22 +55,14 @@ static void lit(struct jw *w, const char *s)
 	out(w, s, strlen(s));
 }
 
-/* A line break and the indent of the current depth, in one copy while the
- * indent fits the literal (it always does: the summary nests 4 deep). */
+/* A line break and the indent of the current depth, in one copy. The
+ * summary nests 4 deep; an indent past 16 levels would be capped (it is
+ * whitespace only: the document stays the same JSON). */
 static void newline(struct jw *w)
 {
 	static const char nl[] = "\n                                ";
 	unsigned n = 2 * w->depth;
-	if (n < sizeof(nl) - 1) {
-		out(w, nl, n + 1);
-		return;
-	}
-	ch(w, '\n');
-	for (; n;) {
-		unsigned k = n < sizeof(nl) - 2 ? n : sizeof(nl) - 2;
-		out(w, nl + 1, k);
-		n -= k;
-	}
+	out(w, nl, 1 + (n < sizeof(nl) - 2 ? n : sizeof(nl) - 2));
 }
 
 /* Before a key or a value: the comma, the line break and the indent. */
